@@ -1,0 +1,51 @@
+"""A production worker pool, built stage by stage from the Go pattern.
+
+Stages: :class:`Job` (1), :func:`worker` (2), :func:`start_workers` (3),
+:func:`shutdown` (4); the primitives they stand on: :class:`Context`,
+:class:`Channel`, :class:`WaitGroup`; and all of it in one production
+object, :class:`WorkerPool`. ``pool.timeline`` and ``pool.widgets`` (need
+matplotlib / ipywidgets) draw what a pool did; ``pool.checks`` checks the
+course's exercises.
+"""
+
+import logging
+
+from .channel import Channel, ChannelClosed
+from .context import Canceled, Context, ContextError, DeadlineExceeded, background
+from .dispatcher import start_workers
+from .job import Job, Outcome, Status
+from .shutdown import shutdown
+from .trace import Event, Span, Trace
+from .waitgroup import WaitGroup
+from .worker import worker
+from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool
+
+# A library logs but does not decide where logs go: without this, Python's
+# last-resort handler would print failures from worker threads to stderr.
+logging.getLogger("pool").addHandler(logging.NullHandler())
+
+__all__ = [
+    "Canceled",
+    "Channel",
+    "ChannelClosed",
+    "Context",
+    "ContextError",
+    "DeadlineExceeded",
+    "Event",
+    "Job",
+    "Outcome",
+    "PoolClosed",
+    "ShutdownReport",
+    "Span",
+    "Stats",
+    "Status",
+    "Trace",
+    "WaitGroup",
+    "WorkerPool",
+    "background",
+    "shutdown",
+    "start_workers",
+    "worker",
+]
+
+__version__ = "0.1.0"
