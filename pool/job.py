@@ -93,6 +93,10 @@ class Status(enum.Enum):
     ABANDONED = "abandoned"
     """Still running when shutdown gave up on it; its thread may still be alive."""
 
+    # Members are singletons, so identity hashing is exact, and it is C-fast
+    # (Enum's default hashes the name in Python: a pool counts by status per job).
+    __hash__ = object.__hash__
+
     @property
     def terminal(self) -> bool:
         """True for the five statuses that end a job."""

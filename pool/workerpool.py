@@ -17,7 +17,6 @@ comes back after that finds its entry already ended and only logs it.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import threading
 import time
@@ -43,6 +42,7 @@ _BACKGROUND = background()
 _QUEUED, _RUNNING, _FAILED = Status.QUEUED, Status.RUNNING, Status.FAILED
 _ABANDONED = Status.ABANDONED
 _TERMINAL = tuple(s for s in Status if s.terminal)
+_new_outcome = tuple.__new__  # Outcome(...) without its Python-level __new__: once per job
 
 
 class PoolClosed(RuntimeError):
@@ -102,9 +102,11 @@ class _Entry:
 
     __slots__ = ("job", "queued_at", "started_at", "state", "worker_id")
 
-    def __init__(self, job: Job, queued_at: float) -> None:
+    def __init__(self, job: Job) -> None:
+        if not isinstance(job, Job):
+            raise TypeError(f"job must be a pool.Job, got {type_name(job)}")
         self.job = job
-        self.queued_at = queued_at
+        self.queued_at = time.monotonic()
         self.state = _QUEUED
         self.worker_id: int | None = None
         self.started_at: float | None = None
@@ -136,6 +138,9 @@ class WorkerPool:
         self._jobs: Channel[_Entry] = Channel._sharing(buffer, self._lock)
         self._wg = WaitGroup()
         self._trace = Trace(maxlen=min(4 * keep + 4 * workers + 16, 10_000_000))
+        # Hot-path shortcuts into the trace (Trace.record without the call).
+        self._log = self._trace._events.append
+        self._t0 = self._trace.origin
         self._inflight: dict[str, _Entry] = {}
         self._queued = 0  # the ledger's counters; the rest are in _ended
         self._running = 0
@@ -170,8 +175,9 @@ class WorkerPool:
         :class:`~pool.Job`.
         """
         timeout = check_timeout(timeout)
+        entry = _Entry(job)
         with self._lock:
-            entry = self._accept(job)
+            self._accept(entry)
             if self._jobs._offer(entry):
                 return
             if timeout == 0:
@@ -201,27 +207,24 @@ class WorkerPool:
         Never blocks. Raises ``PoolClosed``, ``ValueError`` and ``TypeError``
         as :meth:`submit` does.
         """
+        entry = _Entry(job)
         with self._lock:
-            entry = self._accept(job)
+            self._accept(entry)
             if self._jobs._offer(entry):
                 return True
             self._withdraw(entry)
             return False
 
-    def _accept(self, job: Job) -> _Entry:
+    def _accept(self, entry: _Entry) -> None:
         # Called with _lock held: register the job as QUEUED.
-        if not isinstance(job, Job):
-            raise TypeError(f"job must be a pool.Job, got {type_name(job)}")
+        job_id = entry.job.id
         if self._closing:
-            raise PoolClosed(f"pool is shutting down: job {job.id!r} not accepted")
-        if job.id in self._inflight:
-            raise ValueError(f"job id {job.id!r} is already queued or running")
-        now = time.monotonic()
-        entry = _Entry(job, now)
-        self._inflight[job.id] = entry
+            raise PoolClosed(f"pool is shutting down: job {job_id!r} not accepted")
+        if job_id in self._inflight:
+            raise ValueError(f"job id {job_id!r} is already queued or running")
+        self._inflight[job_id] = entry
         self._queued += 1
-        self._trace.record(ev.QUEUED, None, job.id, at=now)
-        return entry
+        self._log((entry.queued_at - self._t0, ev.QUEUED, None, job_id, None, None))
 
     def _withdraw(self, entry: _Entry) -> None:
         # Called with _lock held: undo _accept for a job that never entered.
@@ -233,99 +236,107 @@ class WorkerPool:
     # -- the workers --------------------------------------------------------
 
     def _work(self, worker_id: int) -> None:
+        # One worker thread. Per job it takes the lock once: to record the
+        # last job's end, take the next job and mark it RUNNING, in one step.
+        # (Hot loop: names are bound to locals once, outside it.)
         trace = self._trace
         trace.record(ev.WORKER_START, worker_id)
         receive = self._jobs._recv_then
-        begin = functools.partial(self._begin, worker_id)
-        finish = self._finish
-        done: functools.partial[None] | None = None  # the last job's end, not yet recorded
+        process, pool_ctx, end, record = self._process, self._ctx, self._end, self._record
+        log_event, origin, monotonic, rebind = self._log, self._t0, time.monotonic, Job.with_ctx
+        last: list[Any] = []  # [entry, outcome] of the job just run, not yet recorded
+
+        def settle() -> None:  # with the lock held: keep it short, others wait on it
+            if last:
+                entry, outcome = last
+                if entry.state is _RUNNING:
+                    record(entry, outcome)
+                else:  # shutdown gave up on it and already recorded it ABANDONED
+                    log_event((outcome.finished_at - origin, ev.LATE, worker_id, entry.job.id,
+                               outcome.status, None))
+
+        def begin(entry: _Entry) -> _Entry | None:  # with the lock held
+            if entry.state is not _QUEUED:
+                return None  # ended by shutdown while it waited in the channel
+            job_ctx = entry.job.ctx
+            err = None if job_ctx is _BACKGROUND else job_ctx.err()
+            if err is None:
+                err = pool_ctx.err()
+            now = monotonic()
+            if err is not None:  # its deadline passed in the queue, or it was cancelled
+                end(entry, context_status(err), None, err, now, worker_id)
+                return None
+            entry.state = _RUNNING
+            entry.worker_id = worker_id
+            entry.started_at = now
+            self._queued -= 1
+            self._running += 1
+            log_event((now - origin, ev.START, worker_id, entry.job.id, None, None))
+            return entry
+
         try:
             while True:
-                # Record the last job's end and take the next job in one
-                # step under the lock: one lock acquisition per job.
-                entry, ok = receive(begin, done)
-                if done is not None and done.args[0].state is _ABANDONED:
-                    self._log_late(worker_id, *done.args)
-                done = None
+                entry, ok = receive(begin, settle)
+                if last:
+                    if last[0].state is _ABANDONED:
+                        self._log_late(worker_id, last[0], last[1].status)
+                    last.clear()
                 if not ok:
                     return
-                if entry is not None:
-                    done = functools.partial(finish, entry, *self._run(entry), worker_id)
+                if entry is None:
+                    continue
+                # Run without the lock, with a context that ends when the
+                # job's own context or the pool's does.
+                job = entry.job
+                if job.ctx is _BACKGROUND:
+                    status, result, error = call(rebind(job, pool_ctx), process)
+                else:
+                    ctx, release = Context.merge(job.ctx, pool_ctx)
+                    try:
+                        status, result, error = call(rebind(job, ctx), process)
+                    finally:
+                        release()
+                # The outcome is built here, outside the lock, and recorded
+                # (or found late) by settle() when this worker next receives.
+                last[:] = entry, _new_outcome(Outcome, (
+                    job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
+                    monotonic()))
         finally:
-            if done is not None:  # only if receive() itself failed
+            if last:  # only if receive() itself failed
                 with self._lock:
-                    done()
+                    settle()
             trace.record(ev.WORKER_EXIT, worker_id)
             self._wg.done()
 
-    def _begin(self, worker_id: int, entry: _Entry) -> _Entry | None:
-        # Called with _lock held, in the same step as the receive: move the
-        # job to RUNNING, or end it unrun; return it only if it is to run.
-        if entry.state is not _QUEUED:
-            return None  # ended by shutdown while it waited in the channel
-        job_ctx = entry.job.ctx
-        err = None if job_ctx is _BACKGROUND else job_ctx.err()
-        if err is None:
-            err = self._ctx.err()
-        now = time.monotonic()
-        if err is not None:  # its deadline passed in the queue, or it was cancelled
-            self._end(entry, context_status(err), None, err, now, worker_id)
-            return None
-        entry.state = _RUNNING
-        entry.worker_id = worker_id
-        entry.started_at = now
-        self._queued -= 1
-        self._running += 1
-        self._trace.record(ev.START, worker_id, entry.job.id, at=now)
-        return entry
-
-    def _run(self, entry: _Entry) -> tuple[Status, Any, BaseException | None, float]:
-        # Without the lock: call process with a context that ends when the
-        # job's own context or the pool's does.
-        job = entry.job
-        if job.ctx is _BACKGROUND:
-            ctx, release = self._ctx, None
-        else:
-            ctx, release = Context.merge(job.ctx, self._ctx)
-        try:
-            status, result, error = call(job.with_ctx(ctx), self._process)
-        finally:
-            if release is not None:
-                release()
-        return status, result, error, time.monotonic()
-
-    def _finish(self, entry: _Entry, status: Status, result: Any, error: BaseException | None,
-                finished: float, worker_id: int) -> None:
-        # Called with _lock held.
-        if entry.state is _RUNNING:
-            self._end(entry, status, result, error, finished, worker_id)
-        else:  # shutdown gave up on it and already recorded it ABANDONED
-            self._trace.record(ev.LATE, worker_id, entry.job.id, status, at=finished)
-
     @staticmethod
-    def _log_late(worker_id: int, entry: _Entry, status: Status, *_: object) -> None:
+    def _log_late(worker_id: int, entry: _Entry, status: Status) -> None:
         log.warning("job %s finished %s on worker %d after shutdown abandoned it",
                     entry.job.id, status.value, worker_id)
 
     def _end(self, entry: _Entry, status: Status, result: Any, error: BaseException | None,
              finished: float, worker_id: int | None) -> None:
+        # Called with _lock held: end a job (run or not) with a new outcome.
+        self._record(entry, _new_outcome(Outcome, (
+            entry.job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
+            finished)))
+
+    def _record(self, entry: _Entry, outcome: Outcome) -> None:
         # Called with _lock held: the one and only terminal move of a job.
         if entry.state is _RUNNING:
             self._running -= 1
         else:
             self._queued -= 1
+        status = outcome.status
         self._ended[status] += 1
         entry.state = status
-        job_id = entry.job.id
-        del self._inflight[job_id]
-        outcome = Outcome(job_id, worker_id, status, result, error, entry.queued_at,
-                          entry.started_at, finished)
+        del self._inflight[outcome.job_id]
         self._outcomes.append(outcome)
         if status is _FAILED:
             self._errors.append(outcome)
         if self._closing:
             self._during.append(outcome)
-        self._trace.record(ev.END, worker_id, job_id, status, at=finished)
+        self._log((outcome.finished_at - self._t0, ev.END, outcome.worker_id, outcome.job_id,
+                   status, None))
 
     # -- shutdown ----------------------------------------------------------
 
