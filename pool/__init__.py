@@ -18,7 +18,7 @@ from .shutdown import shutdown
 from .trace import Event, Span, Trace
 from .waitgroup import WaitGroup
 from .worker import worker
-from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool
+from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool, current_worker_id
 
 # A library logs but does not decide where logs go: without this, Python's
 # last-resort handler would print failures from worker threads to stderr.
@@ -43,6 +43,7 @@ __all__ = [
     "WaitGroup",
     "WorkerPool",
     "background",
+    "current_worker_id",
     "shutdown",
     "start_workers",
     "worker",
