@@ -33,11 +33,15 @@ def check_seconds(value: object, name: str) -> float:
     """Return ``value`` as a float number of seconds >= 0 (inf allowed)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {type_name(value)}")
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number of seconds, got NaN")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float: longer than forever
+        return math.inf
+    if math.isnan(seconds):
+        raise ValueError(f"{name} must be a number of seconds, got NaN")
+    return seconds
 
 
 def check_timeout(value: object, name: str = "timeout") -> float | None:

@@ -101,7 +101,7 @@ class Channel(Generic[T]):
             if self._offer(item):
                 return
             if timeout == 0:
-                raise TimeoutError("channel full: item not sent")
+                raise TimeoutError(self._not_sent("at once"))
             parked: _Parked[T] = _Parked(item)
             self._senders.append(parked)
         self._park(parked, self._senders, timeout)
@@ -113,7 +113,7 @@ class Channel(Generic[T]):
             if self._closed:  # close() already emptied the queue of parked senders
                 raise ChannelClosed("send on closed channel")
             self._senders.remove(parked)
-        raise TimeoutError(f"channel full: item not taken within {timeout} s")
+        raise TimeoutError(self._not_sent(f"within {timeout:g} s"))
 
     def try_send(self, item: T) -> bool:
         """Send ``item`` only if that needs no waiting; return whether it was sent.
@@ -215,6 +215,11 @@ class Channel(Generic[T]):
         return f"<Channel {state} {len(self._buffer)}/{self._capacity}>"
 
     # -- internals (called with the lock held) -----------------------------
+
+    def _not_sent(self, when: str) -> str:
+        if self._capacity:
+            return f"channel full: item not sent {when}"
+        return f"no receiver took the item {when} (unbuffered channel)"
 
     def _offer(self, item: T) -> bool:
         if self._closed:

@@ -127,9 +127,14 @@ class Context:
         """
         if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
             raise TypeError(f"deadline must be a time.monotonic() value, got {type_name(deadline)}")
-        if math.isnan(deadline):
+        try:
+            when = float(deadline)
+        except OverflowError:  # an int too large for a float
+            when = math.inf if deadline > 0 else -math.inf
+        if math.isnan(when):
             raise ValueError("deadline must be a time.monotonic() value, got NaN")
-        child = Context((self,), None if math.isinf(deadline) else float(deadline))
+        # +inf is "never"; -inf is long past, so the child is done at once.
+        child = Context((self,), None if when == math.inf else when)
         return child, child._cancel_func()
 
     def with_timeout(self, seconds: float) -> tuple[Context, CancelFunc]:

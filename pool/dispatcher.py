@@ -44,7 +44,9 @@ def start_workers(
     closes it and waits on ``wg``. Worker ids run from 1 to ``num_workers``
     and threads are named ``pool-worker-<id>``. Threads are daemon threads
     unless ``daemon=False`` (then a hung worker keeps the interpreter alive).
-    Never blocks. Raises ``TypeError``/``ValueError`` for bad arguments.
+    Never blocks. Raises ``TypeError``/``ValueError`` for bad arguments. If a
+    thread cannot be started, the channel is closed (so the workers already
+    started exit) and the error is re-raised.
     """
     check_int(num_workers, "num_workers", minimum=1)
     check_callable(process, "process")
@@ -57,11 +59,18 @@ def start_workers(
     wg = WaitGroup()
     for worker_id in range(1, num_workers + 1):
         wg.add(1)
-        threading.Thread(
-            target=worker,
-            args=(worker_id, jobs, wg, process),
-            kwargs={"record": record},
-            name=f"pool-worker-{worker_id}",
-            daemon=daemon,
-        ).start()
+        try:
+            threading.Thread(
+                target=worker,
+                args=(worker_id, jobs, wg, process),
+                kwargs={"record": record},
+                name=f"pool-worker-{worker_id}",
+                daemon=daemon,
+            ).start()
+        except BaseException:
+            # No thread to count out, and no caller to ever close the channel:
+            # close it so the workers already started leave their range loop.
+            wg.done()
+            jobs.close()
+            raise
     return jobs, wg

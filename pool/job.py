@@ -15,7 +15,7 @@ bytes to work on, and its own context so it can carry a deadline.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from ._validate import type_name
@@ -54,25 +54,12 @@ class Job:
             raise TypeError(f"ctx must be a pool.Context, got {type_name(self.ctx)}")
 
     def with_ctx(self, ctx: Context) -> Job:
-        """Return a copy of this job carrying ``ctx`` (id and payload are not re-checked)."""
-        if not isinstance(ctx, Context):
-            raise TypeError(f"ctx must be a pool.Context, got {type_name(ctx)}")
-        # The slot descriptors skip the frozen __setattr__ and __post_init__:
-        # a pool makes one such copy per job, so this is on the hot path.
-        copy = object.__new__(Job)
-        _SET_ID(copy, self.id)
-        _SET_PAYLOAD(copy, self.payload)
-        _SET_CTX(copy, ctx)
-        return copy
+        """Return a copy of this job carrying ``ctx``. Raises ``TypeError`` for a non-Context."""
+        return replace(self, ctx=ctx)
 
     def __repr__(self) -> str:
         size = len(self.payload)
         return f"Job(id={self.id!r}, payload=<{size} byte{'s' if size != 1 else ''}>)"
-
-
-_SET_ID = Job.__dict__["id"].__set__
-_SET_PAYLOAD = Job.__dict__["payload"].__set__
-_SET_CTX = Job.__dict__["ctx"].__set__
 
 
 class Status(enum.Enum):

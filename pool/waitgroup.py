@@ -53,7 +53,8 @@ class WaitGroup:
         with self._cond:
             count = self._count + delta
             if count < 0:
-                raise ValueError(f"negative WaitGroup counter: {self._count} + {delta}")
+                raise ValueError(
+                    f"delta {delta} would make the WaitGroup counter negative ({self._count})")
             self._count = count
             if count == 0:
                 self._cond.notify_all()

@@ -67,7 +67,9 @@ def call(job: Job, process: Process) -> tuple[Status, Any, BaseException | None]
     try:
         return _SUCCEEDED, process(job), None
     except (Canceled, DeadlineExceeded) as exc:
-        # A context error means the job stopped because it was told to.
+        # A context error means the job stopped because it was told to:
+        # worth a line in the log, not an error.
+        log.info("job %s stopped: %s", job.id, exc)
         return context_status(exc), None, exc
     except BaseException as exc:
         # SystemExit and KeyboardInterrupt too: one job must not end the worker.
@@ -119,7 +121,7 @@ def worker(
             if record is not None:
                 try:
                     record(outcome)
-                except Exception:
+                except BaseException:  # even SystemExit: the worker must go on
                     log.exception("record() failed for job %s", outcome.job_id)
     finally:
         wg.done()

@@ -43,6 +43,20 @@ _QUEUED, _RUNNING, _FAILED = Status.QUEUED, Status.RUNNING, Status.FAILED
 _ABANDONED = Status.ABANDONED
 _TERMINAL = tuple(s for s in Status if s.terminal)
 _new_outcome = tuple.__new__  # Outcome(...) without its Python-level __new__: once per job
+_set_id = Job.__dict__["id"].__set__
+_set_payload = Job.__dict__["payload"].__set__
+_set_ctx = Job.__dict__["ctx"].__set__
+
+
+def _with_ctx(job: Job, ctx: Context) -> Job:
+    # Job.with_ctx without re-checking id and payload: the pool makes one
+    # such copy per job, so it is on the hot path. The slot descriptors set
+    # the fields of a frozen dataclass directly.
+    copy = object.__new__(Job)
+    _set_id(copy, job.id)
+    _set_payload(copy, job.payload)
+    _set_ctx(copy, ctx)
+    return copy
 
 
 _local = threading.local()
@@ -171,8 +185,16 @@ class WorkerPool:
             thread = threading.Thread(
                 target=self._work, args=(worker_id,), name=f"pool-worker-{worker_id}", daemon=True
             )
+            try:
+                thread.start()
+            except BaseException:
+                # Out of threads: nobody will ever shut this pool down, so let
+                # the workers already started leave their loop, and re-raise.
+                self._wg.done()
+                self._closing = True
+                self._jobs.close()
+                raise
             self._threads.append(thread)
-            thread.start()
 
     # -- intake -----------------------------------------------------------
 
@@ -255,7 +277,7 @@ class WorkerPool:
         trace.record(ev.WORKER_START, worker_id)
         receive = self._jobs._recv_then
         process, pool_ctx, end, record = self._process, self._ctx, self._end, self._record
-        log_event, origin, monotonic, rebind = self._log, self._t0, time.monotonic, Job.with_ctx
+        log_event, origin, monotonic, rebind = self._log, self._t0, time.monotonic, _with_ctx
         last: list[Any] = []  # [entry, outcome] of the job just run, not yet recorded
 
         def settle() -> None:  # with the lock held: keep it short, others wait on it
