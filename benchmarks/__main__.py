@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| shutdown | median |")
     print("|---|---:|")
     print(f"| idle pool, 4 workers | {idle * 1e3:.3f} ms |")
-    print(f"| hung worker, timeout 0.05 s + grace 0.05 s: past the bound by | {late * 1e3:.3f} ms |")
+    print(f"| hung worker, timeout 0.05 s + grace 0.05 s: past the bound by "
+          f"| {late * 1e3:.3f} ms |")
 
     targets = [
         ("WorkerPool per-job <= 0.5 x ThreadPoolExecutor", med["pool"] <= 0.5 * med["tpe"]),

@@ -17,7 +17,14 @@ import pytest
 
 import pool
 from pool import Channel, Job, Outcome, Status, WaitGroup
-from pool.checks import check_job, check_pool, check_shutdown, check_start_workers, check_worker
+from pool.checks import (
+    check_job,
+    check_pool,
+    check_process,
+    check_shutdown,
+    check_start_workers,
+    check_worker,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -29,6 +36,7 @@ SCENARIOS: dict[Check, int] = {
     check_start_workers: 7,
     check_shutdown: 4,
     check_pool: 5,
+    check_process: 4,
 }
 REFERENCE: dict[Check, Callable[..., Any]] = {
     check_job: pool.Job,
@@ -423,3 +431,53 @@ def test_check_output_is_the_same_every_run(
     second = run_check(check, answer, capsys)
     assert first.lines == second.lines
     assert not any("0x" in line for line in first.lines)
+
+
+# -- check_process: a process function that listens to its context -------------------------
+
+
+def listening_process(job: Job) -> int:
+    for _ in job.payload:
+        job.ctx.sleep(0.05)
+    return len(job.payload)
+
+
+REFERENCE[check_process] = listening_process
+
+
+def deaf_process(job: Job) -> int:
+    time.sleep(0.05 * len(job.payload))
+    return len(job.payload)
+
+
+def swallowing_process(job: Job) -> str:
+    try:
+        for _ in job.payload:
+            job.ctx.sleep(0.05)
+    except pool.ContextError:
+        return "stopped"
+    return "done"
+
+
+def test_listening_process_passes_check_process(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_check(check_process, listening_process, capsys)
+    assert run.passed is True
+    assert all(line.startswith("ok   process ") for line in run.lines)
+
+
+def test_process_that_ignores_its_context_fails_the_stopping_scenarios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = run_check(check_process, deaf_process, capsys)
+    assert run.passed is False
+    assert run.lines[0].startswith("ok   ")
+    assert all("still working" in line for line in run.lines[1:])
+    assert run.elapsed < 5
+
+
+def test_process_that_swallows_the_context_error_is_told_to_raise_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = run_check(check_process, swallowing_process, capsys)
+    assert run.passed is False
+    assert all("raise the context's error" in line for line in run.lines[1:])
