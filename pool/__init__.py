@@ -17,8 +17,8 @@ from .job import Job, Outcome, Status
 from .shutdown import shutdown
 from .trace import Event, Span, Trace
 from .waitgroup import WaitGroup
-from .worker import worker
-from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool, current_worker_id
+from .worker import current_worker_id, worker
+from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool
 
 # A library logs but does not decide where logs go: without this, Python's
 # last-resort handler would print failures from worker threads to stderr.

@@ -43,7 +43,8 @@ from typing import Any, NamedTuple, TextIO
 
 from .context import ContextError
 from .job import Job
-from .workerpool import PoolClosed, ShutdownReport, WorkerPool, current_worker_id
+from .worker import current_worker_id
+from .workerpool import PoolClosed, ShutdownReport, WorkerPool
 
 __all__ = [
     "EXIT_OK",

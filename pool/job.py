@@ -94,9 +94,11 @@ class Outcome(NamedTuple):
     """How one job ended: a frozen record.
 
     Times are ``time.monotonic()`` values. ``started_at`` is ``None`` for a
-    job that never ran. ``error`` is the exception for ``FAILED`` (and the
-    context error for ``CANCELED``/``TIMED_OUT``), ``result`` the return
-    value for ``SUCCEEDED``. (A named tuple: cheap to make, one per job.)
+    job that never ran; ``worker_id`` is the worker that ran it, or that took
+    it off the queue and found its context done, and ``None`` if no worker
+    touched it (ended by shutdown while queued). ``error`` is the exception
+    for ``FAILED`` (and the context error for ``CANCELED``/``TIMED_OUT``),
+    ``result`` the return value for ``SUCCEEDED``. (A named tuple: cheap to make, one per job.)
     """
 
     job_id: str

@@ -18,6 +18,7 @@ each job, and ``defer wg.Done()`` is a ``try``/``finally`` around the loop.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,11 +28,23 @@ from .context import Canceled, DeadlineExceeded
 from .job import Job, Outcome, Status
 from .waitgroup import WaitGroup
 
-__all__ = ["Process", "Record", "call", "context_status", "execute", "worker"]
+__all__ = ["Process", "Record", "call", "context_status", "current_worker_id", "execute", "worker"]
 
 log = logging.getLogger("pool")
 
 _SUCCEEDED = Status.SUCCEEDED
+
+_local = threading.local()  # which worker runs this thread (set by worker() and WorkerPool)
+
+
+def current_worker_id() -> int | None:
+    """The id of the worker running the calling thread, or ``None`` outside a worker.
+
+    Lets ``process(job)`` say which worker it runs on (the demo prints
+    "Worker 2 started job 4"). Works under :func:`worker`,
+    :func:`~pool.start_workers` and :class:`~pool.WorkerPool`. Never blocks.
+    """
+    return getattr(_local, "worker_id", None)
 
 Process = Callable[[Job], Any]
 """What a worker calls for each job; its return value becomes the outcome's result."""
@@ -105,6 +118,7 @@ def worker(
         check_callable(process, "process")
         if record is not None:
             check_callable(record, "record")
+        _local.worker_id = worker_id
         received = time.monotonic
         for job in jobs:
             queued_at = received()

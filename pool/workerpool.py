@@ -32,7 +32,7 @@ from .context import Canceled, Context, background
 from .job import Job, Outcome, Status
 from .trace import Trace
 from .waitgroup import WaitGroup
-from .worker import Process, call, context_status
+from .worker import Process, _local, call, context_status, current_worker_id
 
 __all__ = ["PoolClosed", "ShutdownReport", "Stats", "WorkerPool", "current_worker_id"]
 
@@ -57,18 +57,6 @@ def _with_ctx(job: Job, ctx: Context) -> Job:
     _set_payload(copy, job.payload)
     _set_ctx(copy, ctx)
     return copy
-
-
-_local = threading.local()
-
-
-def current_worker_id() -> int | None:
-    """The id of the pool worker running the calling thread, or ``None`` elsewhere.
-
-    Lets ``process(job)`` say which worker it runs on (the demo prints
-    "Worker 2 started job 4"). Never blocks.
-    """
-    return getattr(_local, "worker_id", None)
 
 
 class PoolClosed(RuntimeError):
