@@ -1,0 +1,783 @@
+"""A dashboard for the pool: set up a scenario, run it, watch each worker's timeline.
+
+::
+
+    from pool.widgets import Dashboard
+
+    dash = Dashboard(workers=3, jobs=8, hang=True)
+    dash                  # in JupyterLab: the controls, the Run button, the timeline
+    report = dash.run()   # the same as pressing Run; works without a browser
+
+How it is put together, and why:
+
+- **One thread draws.** ``run()`` is called on the kernel's main thread (a
+  cell, a button click, a test). A helper thread submits the jobs and calls
+  :meth:`WorkerPool.shutdown`; meanwhile the calling thread draws frames
+  itself, at most four a second, waiting between frames on an Event the
+  helper sets when shutdown returns (see :func:`drive`). Worker threads run
+  only the scenario's job function; they never touch a widget or print.
+- **Frames are PNG images** put into an ``ipywidgets.Image``: JupyterLab
+  shows them with no extra frontend extension, and a test can read the bytes.
+- **Frames are cheap**, so the picture does not distort what it shows. The
+  axes, legend and labels are drawn once; each frame restores that
+  background and draws only the bars, markers and queue strip on it
+  (matplotlib's blitting), a few milliseconds' work. Frames also share a
+  CPU budget (:data:`FRAME_BUDGET`): with a big trace the frame rate drops
+  rather than the pool slowing down (``python -m benchmarks.timeline``
+  measures both).
+- **A hung job is the dashboard's to release.** With ``hang`` set, job
+  ``"1"`` waits on an Event the dashboard owns and ignores its context, so
+  shutdown must abandon it. :meth:`Dashboard.release` (the "Release hung
+  job" button), the next :meth:`Dashboard.run` and :meth:`Dashboard.close`
+  set that Event, so its thread does not outlive the lesson.
+
+This module, with :mod:`pool.timeline`, is the only part of ``pool`` that
+needs matplotlib and ipywidgets.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+import numpy as np
+import PIL.Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from . import timeline as tl
+from ._validate import check_int, check_probability, check_seconds, type_name
+from .job import Job, Status
+from .trace import Trace
+from .workerpool import ShutdownReport, WorkerPool
+
+__all__ = [
+    "FRAME_BUDGET",
+    "FRAME_INTERVAL",
+    "HANG_JOB",
+    "Dashboard",
+    "Scenario",
+    "TimelineView",
+    "describe",
+    "drive",
+    "scenario_process",
+]
+
+FRAME_INTERVAL = 0.25
+"""The least time between two live frames: at most four frames a second."""
+
+FRAME_BUDGET = 0.05
+"""The most of one CPU the live frames may use; a costlier frame waits longer for the next."""
+
+HANG_JOB = "1"
+"""With ``hang`` set, the job that hangs: the first."""
+
+
+# -- the scenario --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """What a dashboard run does: ``jobs`` jobs named ``"1"``.. on ``workers`` workers.
+
+    Each job sleeps ``duration`` seconds on its context (so a cancelled pool
+    stops it at once), then fails with probability ``failure_rate``: which
+    jobs fail is drawn from ``random.Random(seed)``, so a scenario fails the
+    same jobs every run. With ``hang`` job ``"1"`` blocks until released and
+    ignores its context. The pool shuts down right after the last submit,
+    with ``shutdown_timeout``, ``drain`` and ``grace`` (see
+    :meth:`WorkerPool.shutdown`). Raises ``TypeError``/``ValueError`` for a
+    bad field, naming it.
+    """
+
+    workers: int = 3
+    jobs: int = 8
+    duration: float = 0.3
+    failure_rate: float = 0.0
+    hang: bool = False
+    shutdown_timeout: float = 1.0
+    drain: bool = True
+    seed: int = 0
+    grace: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_int(self.workers, "workers", minimum=1)
+        check_int(self.jobs, "jobs", minimum=1)
+        for name in ("duration", "shutdown_timeout", "grace"):
+            value = check_seconds(getattr(self, name), name)
+            if math.isinf(value):
+                raise ValueError(f"{name} must be a finite number of seconds, got {value}")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "failure_rate",
+                           check_probability(self.failure_rate, "failure_rate"))
+        for name in ("hang", "drain"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type_name(getattr(self, name))}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an int, got {type_name(self.seed)}")
+
+    def job_ids(self) -> list[str]:
+        """``"1"``, ``"2"``, ... ``str(jobs)``."""
+        return [str(n) for n in range(1, self.jobs + 1)]
+
+    def failing(self) -> frozenset[str]:
+        """The ids of the jobs that fail: the same for the same ``seed`` and ``failure_rate``.
+
+        One draw per job, in id order, so raising ``failure_rate`` only adds
+        failures. The hung job (with ``hang``) hangs instead.
+        """
+        rng = random.Random(self.seed)
+        draws = [(job_id, rng.random()) for job_id in self.job_ids()]
+        return frozenset(job_id for job_id, draw in draws
+                         if draw < self.failure_rate and not (self.hang and job_id == HANG_JOB))
+
+    def horizon(self) -> float:
+        """About how long the run takes, in seconds (the live view's first x range)."""
+        bound = self.shutdown_timeout + self.grace
+        if self.hang:
+            return bound  # shutdown waits out the timeout, cancels, then gives up
+        rounds = math.ceil(self.jobs / self.workers) if self.drain else 1
+        return min(rounds * self.duration, bound)
+
+
+def scenario_process(scenario: Scenario, release: threading.Event) -> Callable[[Job], None]:
+    """The job function of ``scenario``; the hung job (if any) waits for ``release``.
+
+    Runs on worker threads: it touches nothing but its job and ``release``.
+    """
+    failing = scenario.failing()
+    duration, hang = scenario.duration, scenario.hang
+
+    def process(job: Job) -> None:
+        if hang and job.id == HANG_JOB:
+            release.wait()  # ignores job.ctx: shutdown can cancel it, but must abandon it
+            return
+        job.ctx.sleep(duration)  # raises Canceled at once if the pool is cancelled
+        if job.id in failing:
+            raise RuntimeError(f"simulated failure of job {job.id}")
+
+    return process
+
+
+# -- running a pool while drawing ------------------------------------------------
+
+
+def drive(
+    pool: WorkerPool,
+    jobs: Iterable[Job],
+    *,
+    timeout: float | None,
+    drain: bool = True,
+    grace: float = 0.1,
+    on_frame: Callable[[float], object] | None = None,
+    interval: float = FRAME_INTERVAL,
+    budget: float = FRAME_BUDGET,
+) -> ShutdownReport:
+    """Submit ``jobs``, shut ``pool`` down, and call ``on_frame`` meanwhile; return the report.
+
+    A helper thread submits the jobs (waiting while the pool's buffer is
+    full), then calls ``pool.shutdown(timeout, drain=drain, grace=grace)``.
+    Until that returns, this thread calls ``on_frame(t)`` (``t``: the pool's
+    trace time) every ``interval`` seconds, the first one ``interval`` in
+    (draw the start yourself). A frame may use at most ``budget`` of one CPU
+    (``time.thread_time``): after a costly frame the next one waits longer,
+    and as a frame's cost grows with the trace, so does the wait. Between
+    frames this thread waits on an Event the helper sets: no polling, and
+    no lingering once the pool is done. Call it from the thread that owns
+    whatever ``on_frame`` draws on.
+
+    An exception from a submit or the shutdown is raised here (the pool is
+    shut down all the same); one from ``on_frame`` is raised at once, while
+    the helper finishes the shutdown on its own.
+    """
+    check_seconds(interval, "interval")
+    check_probability(budget, "budget")
+    if budget == 0:
+        raise ValueError("budget must be > 0")
+    finished = threading.Event()
+    outcome: list[ShutdownReport | BaseException] = []
+
+    def submit_then_shut_down() -> None:
+        error: BaseException | None = None
+        try:
+            for job in jobs:
+                pool.submit(job)
+        except BaseException as exc:  # still shut down, then hand it to the caller
+            error = exc
+        try:
+            report = pool.shutdown(timeout, drain=drain, grace=grace)
+            outcome.append(report if error is None else error)
+        except BaseException as exc:
+            outcome.append(exc if error is None else error)
+        finally:
+            finished.set()
+
+    helper = threading.Thread(target=submit_then_shut_down, name="pool-dashboard-driver",
+                              daemon=True)
+    helper.start()
+    if on_frame is not None:
+        trace = pool.trace
+        spent, drawn = 0.0, 0  # the last frame's CPU time, and how many events it drew
+        last = time.monotonic()
+        pause = interval
+        while not finished.wait(pause):
+            # The next frame costs about what the last did, plus the new events.
+            size = len(trace)
+            expected = spent + _COST_PER_EVENT * max(size - drawn, 0)
+            due = last + max(interval, expected / budget)
+            now = time.monotonic()
+            if due > now + 1e-3:
+                pause = due - now
+                continue
+            spent = time.thread_time()
+            on_frame(trace.now())
+            spent = time.thread_time() - spent
+            drawn = size
+            last = time.monotonic()
+            pause = interval
+    finished.wait()
+    helper.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+# About what each traced event adds to a timeline frame's cost (snapshot and
+# drawing). A small trace draws at once; a full one of 40,000 events (the
+# pool's default) waits 4 s for its first frame (0.2 s of work at FRAME_BUDGET).
+_COST_PER_EVENT = 5e-6
+
+
+def describe(report: ShutdownReport, pool: WorkerPool,
+             shutdown_timeout: float | None = None) -> str:
+    """The dashboard's report: how shutdown went, counts by status, the abandoned jobs.
+
+    For each abandoned job: its worker, how long it had run, and whether
+    that worker's thread is still alive (a thread cannot be killed).
+    """
+    if report.clean:
+        head = f"clean shutdown in {report.elapsed:.2f} s"
+        if shutdown_timeout is not None:
+            head += f" (timeout {shutdown_timeout:g} s)"
+    else:
+        head = f"shutdown timed out: gave up after {report.elapsed:.2f} s"
+        if shutdown_timeout is not None:
+            head += f" (timeout {shutdown_timeout:g} s, then the pool was cancelled)"
+    s = report.stats
+    lines = [
+        head,
+        f"{s.submitted} jobs: {s.succeeded} succeeded, {s.failed} failed, "
+        f"{s.timed_out} timed out, {s.canceled} canceled, {s.abandoned} abandoned",
+    ]
+    threads = {t.name: t for t in pool.threads()}
+    for o in report.abandoned:
+        name = f"pool-worker-{o.worker_id}"
+        thread = threads.get(name)
+        alive = "is still alive" if thread is not None and thread.is_alive() else "has ended"
+        lines.append(f"abandoned: job {o.job_id} on worker {o.worker_id} after running "
+                     f"{o.ran_for or 0.0:.2f} s; thread {name} {alive}")
+    return "\n".join(lines)
+
+
+# -- the picture ---------------------------------------------------------------
+
+
+class TimelineView:
+    """A pool's timeline as PNG frames for an ``ipywidgets.Image``: the dashboard's picture.
+
+    One figure: a title, the queue-depth strip, one lane per worker (ids
+    ``1..workers``), a full legend and a report text. The x axis runs from 0
+    to ``right`` seconds and widens if a frame needs more; the strip's y
+    axis to ``most_queued`` jobs.
+
+    The axes, ticks, legend and texts are the static part, drawn once (and
+    again only when the x range or the report changes). The bars, markers,
+    queue and clock are a fixed set of animated artists: a frame updates
+    their data, restores the static background and draws just them on it
+    (matplotlib's blitting), so it costs a few milliseconds. Use it from one
+    thread.
+    """
+
+    WIDTH = 9.0  # inches
+    LEFT, RIGHT = 0.95, 2.25  # margins for the lane labels and the legend
+    TOP, STRIP, GAP, LANE, AXIS, REPORT = 0.35, 0.5, 0.1, 0.32, 0.55, 0.75
+
+    def __init__(self, workers: int, *, right: float, most_queued: int, title: str = "",
+                 dpi: float = 80.0, image: Any = None) -> None:
+        check_int(workers, "workers", minimum=1)
+        self.lanes = tuple(range(1, workers + 1))
+        self.image = image
+        """The ``ipywidgets.Image`` each frame goes to, if any."""
+        self.frames = 0
+        """How many frames :meth:`show` has drawn."""
+        lanes_height = self.LANE * len(self.lanes)
+        height = self.TOP + self.STRIP + self.GAP + lanes_height + self.AXIS + self.REPORT
+        self.figure = Figure(figsize=(self.WIDTH, height), dpi=dpi)
+        """The matplotlib figure (not a pyplot one: nothing shows it by itself)."""
+        self.canvas = FigureCanvasAgg(self.figure)
+
+        def rect(bottom: float, h: float) -> tuple[float, float, float, float]:
+            width = self.WIDTH - self.LEFT - self.RIGHT
+            return (self.LEFT / self.WIDTH, bottom / height, width / self.WIDTH, h / height)
+
+        lanes_bottom = self.REPORT + self.AXIS
+        self.ax = self.figure.add_axes(rect(lanes_bottom, lanes_height))
+        self.strip = self.figure.add_axes(rect(lanes_bottom + lanes_height + self.GAP,
+                                               self.STRIP))
+        self.figure.text(0.01, 1 - 0.1 / height, title, va="top", fontsize="medium")
+        self.clock = self.figure.text((self.WIDTH - self.RIGHT + 0.1) / self.WIDTH,
+                                      (lanes_bottom + lanes_height + self.GAP + self.STRIP / 2)
+                                      / height, "", va="center", fontsize="medium",
+                                      animated=True)
+        self.report = self.figure.text(0.01, (self.REPORT - 0.1) / height, "", va="top",
+                                       family="monospace", fontsize="small")
+        self.right = right
+        self.most_queued = most_queued
+        self._background: Any = None
+        # The animated artists, made by _draw_static (clearing the axes drops them).
+        self._bars: dict[tuple[Status, bool], PolyCollection] = {}
+        self._markers: dict[str, Line2D] = {}
+        self._cursor: Line2D | None = None
+        self._queue: PolyCollection | None = None
+
+    def set_static(self, *, right: float | None = None, report: str | None = None) -> None:
+        """Change the x range or the report text; the next frame redraws the background."""
+        if right is not None and right != self.right:
+            self.right = right
+            self._background = None
+        if report is not None and report != self.report.get_text():
+            self.report.set_text(report)
+            self._background = None
+
+    def blank(self) -> bytes:
+        """Draw the empty lanes at t = 0 (this draws the background the frames reuse)."""
+        return self._put(self._frame(tl.Picture(self.lanes, (), 0.0, None, None, ()),
+                                     "t = 0.00 s"))
+
+    def show(self, source: WorkerPool | Trace, t: float) -> bytes:
+        """Draw ``source`` as it was at trace time ``t``, into :attr:`image`; return the PNG."""
+        png = self._put(self._frame(tl.snapshot(source, t), f"t = {t:.2f} s"))
+        self.frames += 1
+        return png
+
+    def save(self, path: str | Path, dpi: float | None = None) -> None:
+        """Write the last frame to ``path`` as PNG, at ``dpi`` (default: the view's)."""
+        self.figure.savefig(path, format="png", dpi="figure" if dpi is None else dpi)
+        self._background = None  # a save at another dpi leaves the canvas at that size
+
+    def _put(self, png: bytes) -> bytes:
+        if self.image is not None:
+            self.image.value = png
+        return png
+
+    def _frame(self, picture: tl.Picture, clock: str) -> bytes:
+        if picture.now > self.right:  # the run outlasted the guess: widen, by a lot
+            self.set_static(right=picture.now * 1.5)
+        if self._background is None:
+            self._draw_static()
+        else:
+            self.canvas.restore_region(self._background)  # type: ignore[no-untyped-call]
+        picture = picture._replace(lanes=self.lanes)
+        verts = tl.bar_verts(picture)
+        for kind, bars in self._bars.items():
+            bars.set_verts(verts.get(kind, _NO_BARS))
+            if kind in verts:
+                self.ax.draw_artist(bars)
+        for label, t in tl.marker_times(picture).items():
+            line = self._markers[label]
+            line.set_visible(t is not None)
+            if t is not None:
+                line.set_xdata([t, t])
+                self.ax.draw_artist(line)
+        assert self._cursor is not None and self._queue is not None
+        self._cursor.set_xdata([picture.now, picture.now])
+        self.ax.draw_artist(self._cursor)
+        self._queue.set_verts([tl.queue_outline(picture)])
+        self.strip.draw_artist(self._queue)
+        self.clock.set_text(clock)
+        self.figure.draw_artist(self.clock)
+        return self._png()
+
+    def _draw_static(self) -> None:
+        ax, strip = self.ax, self.strip
+        ax.clear()
+        strip.clear()
+        tl.setup_lanes(ax, self.lanes, self.right)
+        tl.add_legend(ax, tl.all_kinds(), list(tl.MARKERS))
+        tl.setup_queue_strip(strip, self.right, self.most_queued)
+        self._bars = {}
+        for kind in tl.all_kinds():
+            bars = tl.new_bars(kind, _NO_BARS)
+            bars.set_animated(True)
+            ax.add_collection(bars, autolim=False)
+            self._bars[kind] = bars
+        self._markers = {}
+        for label, style in tl.MARKERS.items():
+            self._markers[label] = ax.axvline(0.0, color=style.color, linestyle=style.linestyle,
+                                              linewidth=style.linewidth, label=label,
+                                              animated=True)
+        self._cursor = ax.axvline(0.0, color=CURSOR_COLOR, linewidth=0.8, label="now",
+                                  animated=True)
+        self._queue = PolyCollection([], facecolors=tl.QUEUE_COLOR, linewidths=0.0,
+                                     animated=True)
+        strip.add_collection(self._queue, autolim=False)
+        # Drawing on screen (not saving) skips the animated artists.
+        self.canvas.draw()  # type: ignore[no-untyped-call]
+        bbox = self.figure.bbox
+        self._background = self.canvas.copy_from_bbox(bbox)  # type: ignore[no-untyped-call]
+
+    def _png(self) -> bytes:
+        rgba = self.canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+        out = io.BytesIO()
+        PIL.Image.fromarray(np.asarray(rgba)).save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+CURSOR_COLOR = "0.4"
+"""The grey line at ``now`` in the dashboard's picture."""
+
+_NO_BARS = cast("Sequence[Any]", np.empty((0, 4, 2)))  # no rectangles
+
+
+# -- the dashboard -----------------------------------------------------------------
+
+
+_WIDE = {"description_width": "initial"}
+
+
+class Dashboard:
+    """Controls, a Run button, a live timeline and a report, for one :class:`Scenario`.
+
+    The controls are ipywidgets, as attributes: ``workers``, ``jobs``,
+    ``duration`` (seconds per job), ``failure_rate``, ``hang``,
+    ``shutdown_timeout``, ``drain``, ``run_button``, ``release_button`` and,
+    enabled after a run, the replay controls ``play`` and ``replay`` (a time
+    slider). Set their ``.value`` and call :meth:`run`, or ``.click()`` a
+    button: no browser needed. ``image`` holds the picture as PNG,
+    ``report_view`` the report, ``status`` a one-line state; ``widget`` is
+    all of it in one box. Make the dashboard a cell's value to show it.
+
+    After a run: :attr:`last_report`, :attr:`last_pool`, :attr:`view` (the
+    matplotlib figure and axes), :attr:`live_frames`. :meth:`release` lets a
+    hung job go, :meth:`close` ends it all, :meth:`save_png` writes the
+    picture.
+
+    ``seed`` fixes which jobs fail; ``grace`` is shutdown's grace; ``dpi``
+    the picture's resolution. Raises ``TypeError``/``ValueError`` for a bad
+    argument, naming it. Use it from one thread (the notebook's).
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int = 3,
+        jobs: int = 8,
+        duration: float = 0.3,
+        failure_rate: float = 0.0,
+        hang: bool = False,
+        shutdown_timeout: float = 1.0,
+        drain: bool = True,
+        seed: int = 0,
+        grace: float = 0.1,
+        dpi: float = 80.0,
+    ) -> None:
+        first = Scenario(workers, jobs, duration, failure_rate, hang, shutdown_timeout, drain,
+                         seed, grace)  # checks every argument
+        self.seed = seed
+        self.grace = first.grace
+        if isinstance(dpi, bool) or not isinstance(dpi, (int, float)):
+            raise TypeError(f"dpi must be a number, got {type_name(dpi)}")
+        if not (math.isfinite(dpi) and dpi > 0):
+            raise ValueError(f"dpi must be a finite number > 0, got {dpi}")
+        self.dpi = float(dpi)
+        self.workers = widgets.IntSlider(value=workers, min=1, max=max(16, workers),
+                                         description="workers", style=_WIDE)
+        self.jobs = widgets.IntSlider(value=jobs, min=1, max=max(100, jobs),
+                                      description="jobs", style=_WIDE)
+        self.duration = widgets.FloatSlider(value=first.duration, min=0.0,
+                                            max=max(2.0, first.duration), step=0.05,
+                                            description="seconds per job", style=_WIDE)
+        self.failure_rate = widgets.FloatSlider(value=first.failure_rate, min=0.0, max=1.0,
+                                                step=0.05, description="failure rate",
+                                                style=_WIDE)
+        self.hang = widgets.Checkbox(value=hang, description=f"job {HANG_JOB} hangs",
+                                     indent=False)
+        self.shutdown_timeout = widgets.FloatSlider(
+            value=first.shutdown_timeout, min=0.0, max=max(5.0, first.shutdown_timeout),
+            step=0.1, description="shutdown timeout (s)", style=_WIDE)
+        self.drain = widgets.Checkbox(value=drain, description="drain queued jobs",
+                                      indent=False)
+        self.run_button = widgets.Button(description="Run", button_style="primary",
+                                         icon="play")
+        self.release_button = widgets.Button(description="Release hung job", disabled=True,
+                                             tooltip="let the hung job return")
+        self.play = widgets.Play(value=0, min=0, max=1, step=1, interval=100, disabled=True)
+        self.replay = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05,
+                                          description="replay (s)", disabled=True,
+                                          readout_format=".2f", style=_WIDE)
+        self.image = widgets.Image(format="png")
+        self.status = widgets.HTML(value="Set up a scenario and press Run.")
+        self.report_view = widgets.HTML(value="")
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.workers, self.jobs, self.duration], layout=wrap),
+            widgets.HBox([self.failure_rate, self.shutdown_timeout], layout=wrap),
+            widgets.HBox([self.hang, self.drain, self.run_button, self.release_button],
+                         layout=wrap),
+            self.status,
+            self.image,
+            widgets.HBox([self.play, self.replay], layout=wrap),
+            self.report_view,
+        ])
+        """The whole dashboard, one ``VBox``: what a notebook cell displays."""
+        self.run_button.on_click(self._on_run)
+        self.release_button.on_click(self._on_release)
+        self.play.observe(self._on_play, names="value")
+        self.replay.observe(self._on_replay, names="value")
+
+        self.last_report: ShutdownReport | None = None
+        """The report of the last run, once one has finished."""
+        self.last_pool: WorkerPool | None = None
+        """The pool of the last run (its ``trace`` and ``outcomes``)."""
+        self.live_frames = 0
+        """How many live frames the last run drew (the final picture not counted)."""
+        self._scenario: Scenario | None = None  # of the last run
+        self.view: TimelineView | None = None
+        """The picture of the last run (its ``figure`` and axes ``ax``, ``strip``)."""
+        self._release_event: threading.Event | None = None
+        self._hung: threading.Thread | None = None
+        self._end = 0.0  # trace time at the end of the last run
+        self._running = False
+        self._closed = False
+
+    # -- what a run does ---------------------------------------------------------
+
+    def scenario(self) -> Scenario:
+        """The scenario the controls describe now (checked, as :class:`Scenario` checks)."""
+        return Scenario(
+            workers=int(self.workers.value),
+            jobs=int(self.jobs.value),
+            duration=_tidy(self.duration.value),
+            failure_rate=_tidy(self.failure_rate.value),
+            hang=bool(self.hang.value),
+            shutdown_timeout=_tidy(self.shutdown_timeout.value),
+            drain=bool(self.drain.value),
+            seed=self.seed,
+            grace=self.grace,
+        )
+
+    def run(self) -> ShutdownReport:
+        """Run the scenario on a new :class:`WorkerPool`; draw it live; return the report.
+
+        Call it from the thread that displays the dashboard (the Run button
+        does). Takes about as long as the scenario (``Scenario.horizon()``).
+        First releases a job left hung by the last run. The report is also
+        kept as :attr:`last_report` and shown under the picture; afterwards
+        ``play`` and ``replay`` step through the run. Raises
+        ``RuntimeError`` if a run is in progress or the dashboard is closed.
+        """
+        if self._closed:
+            raise RuntimeError("the dashboard is closed")
+        if self._running:
+            raise RuntimeError("a run is already in progress")
+        scenario = self.scenario()
+        self._release(1.0, redraw=False)
+        self._running = True
+        self.run_button.disabled = True
+        self.release_button.disabled = True
+        self.play.disabled = self.replay.disabled = True
+        self.play.playing = False
+        try:
+            release = threading.Event()
+            self._release_event, self._hung, self._scenario = release, None, scenario
+            self.last_report, self.live_frames = None, 0
+            view = TimelineView(scenario.workers, right=max(scenario.horizon() * 1.1, 0.5),
+                                most_queued=scenario.jobs, title=_title(scenario),
+                                dpi=self.dpi, image=self.image)
+            self.view = view
+            # The empty lanes also draw the background the live frames reuse:
+            # that cost is paid before the pool starts.
+            view.blank()
+            self.report_view.value = ""
+            self.status.value = "Running..."
+            pool = WorkerPool(scenario_process(scenario, release), scenario.workers,
+                              buffer=scenario.jobs)
+            self.last_pool = pool
+            report = drive(pool, [Job(job_id) for job_id in scenario.job_ids()],
+                           timeout=scenario.shutdown_timeout, drain=scenario.drain,
+                           grace=scenario.grace, on_frame=self._live_frame)
+            self.last_report = report
+            self._finish(pool, report)
+            return report
+        finally:
+            self._running = False
+            self.run_button.disabled = self._closed
+
+    def _live_frame(self, t: float) -> None:
+        assert self.last_pool is not None and self.view is not None
+        self.view.show(self.last_pool, t)
+        self.live_frames += 1
+
+    def _finish(self, pool: WorkerPool, report: ShutdownReport) -> None:
+        assert self.view is not None
+        self._end = end = pool.trace.now()
+        threads = {t.name: t for t in pool.threads()}
+        hung = [threads[f"pool-worker-{o.worker_id}"] for o in report.abandoned]
+        self._hung = next((t for t in hung if t.is_alive()), None)
+        self.view.set_static(right=tl.extent(tl.snapshot(pool, end)))
+        self._show_report()
+        step = 0.05 if end <= 5.0 else end / 100
+        self.replay.step = step
+        self.replay.max = end
+        self.play.max = max(math.ceil(end / step), 1)
+        self.replay.disabled = self.play.disabled = False
+        self.release_button.disabled = self._hung is None
+        self.status.value = "Done. Press play, or drag the slider, to replay the run."
+        self.replay.value = end  # the observer draws nothing while a run is in progress
+        self._draw_at(end)
+
+    def _show_report(self) -> None:
+        if self.last_report is None or self.last_pool is None or self.view is None:
+            return
+        scenario = self._scenario
+        text = describe(self.last_report, self.last_pool,
+                        None if scenario is None else scenario.shutdown_timeout)
+        if self._hung is not None and self._hung.is_alive():
+            text += "\n(Release hung job lets it return; the thread then ends.)"
+        self.view.set_static(report=text)
+        self.report_view.value = f"<pre>{html.escape(text)}</pre>"
+
+    def _draw_at(self, t: float) -> None:
+        if self.last_pool is None or self.view is None:
+            return
+        self.view.show(self.last_pool, min(max(t, 0.0), self._end))
+
+    # -- the hung job ----------------------------------------------------------
+
+    def release(self, timeout: float = 1.0) -> bool:
+        """Let the hung job of the last run return; wait up to ``timeout`` for its thread.
+
+        Returns True when no worker thread of the last run is left hung.
+        Safe to call at any time, any number of times.
+        """
+        check_seconds(timeout, "timeout")
+        return self._release(timeout, redraw=True)
+
+    def _release(self, timeout: float, *, redraw: bool) -> bool:
+        if self._release_event is not None:
+            self._release_event.set()
+        hung = self._hung
+        if hung is None:
+            return True
+        hung.join(timeout)
+        if hung.is_alive():
+            return False
+        self._hung = None
+        self.release_button.disabled = True
+        if redraw and not self._running:
+            self._show_report()
+            self._draw_at(self.replay.value)
+        return True
+
+    def close(self) -> None:
+        """Release a hung job, and close the widgets. The dashboard cannot run again."""
+        self.release()
+        self._closed = True
+        self.play.playing = False
+        for child in _all_widgets(self.widget):
+            child.close()
+
+    # -- pictures --------------------------------------------------------------
+
+    def figure_png(self) -> bytes:
+        """The picture as shown (timeline and report), as PNG bytes; empty before a run."""
+        return bytes(self.image.value)
+
+    def save_png(self, path: str | Path, dpi: float | None = None) -> Path:
+        """Write the picture as shown (timeline and report) to ``path`` as PNG; return the path.
+
+        With ``dpi``, the picture is drawn again at that resolution (say 150,
+        for a README screenshot); otherwise the shown bytes are written.
+        Raises ``RuntimeError`` before the first run.
+        """
+        data = self.figure_png()
+        if not data or self.view is None:
+            raise RuntimeError("nothing to save yet: run the dashboard first")
+        target = Path(path)
+        if dpi is None:
+            target.write_bytes(data)
+        else:
+            self.view.save(target, dpi)
+        return target
+
+    # -- widget callbacks (main thread) ------------------------------------------
+
+    def _on_run(self, _button: object) -> None:
+        try:
+            self.run()
+        except Exception as exc:  # a button has no caller to raise to: show it
+            self.status.value = f"<b>Run failed:</b> {html.escape(repr(exc))}"
+
+    def _on_release(self, _button: object) -> None:
+        if not self.release():
+            self.status.value = "The hung job was released but its thread has not ended yet."
+
+    def _on_play(self, change: dict[str, Any]) -> None:
+        self.replay.value = min(change["new"] * self.replay.step, self.replay.max)
+
+    def _on_replay(self, change: dict[str, Any]) -> None:
+        if not self._running:
+            self._draw_at(float(change["new"]))
+
+    # -- display -----------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        s = self.scenario()
+        text = (f"Dashboard(workers={s.workers}, jobs={s.jobs}, duration={s.duration!r}, "
+                f"failure_rate={s.failure_rate!r}, hang={s.hang}, "
+                f"shutdown_timeout={s.shutdown_timeout!r}, drain={s.drain}")
+        if self.seed:
+            text += f", seed={self.seed}"
+        return text + ")"
+
+
+def _tidy(value: float) -> float:
+    # Slider arithmetic gives 0.30000000000000004; the scenario and the repr want 0.3.
+    return round(float(value), 6)
+
+
+def _title(s: Scenario) -> str:
+    parts = [f"{s.workers} worker{'s' if s.workers != 1 else ''}",
+             f"{s.jobs} job{'s' if s.jobs != 1 else ''} of {s.duration:g} s"]
+    if s.failure_rate:
+        parts.append(f"failure rate {s.failure_rate:g}")
+    if s.hang:
+        parts.append(f"job {HANG_JOB} hangs")
+    parts.append(f"shutdown timeout {s.shutdown_timeout:g} s"
+                 + ("" if s.drain else ", no drain"))
+    return "WorkerPool: " + ", ".join(parts)
+
+
+def _all_widgets(root: Any) -> list[Any]:
+    found = [root]
+    for child in getattr(root, "children", ()):
+        found += _all_widgets(child)
+    return found
+
