@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -270,8 +271,10 @@ class OpenNotebook:
 
         Images already in outputs count as seen for ``wait_for_new_image``."""
         self.page.evaluate(js(JS_MARK_IMAGES), self.path)
-        button = self.page.locator(".jp-OutputArea-output").get_by_role(
-            "button", name=text, exact=True).first
+        # By text, not by accessible name: an icon font (ipywidgets' "fa fa-play")
+        # adds a glyph to the accessible name but no text.
+        button = self.page.locator(".jp-OutputArea-output button").filter(
+            has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first
         button.click(timeout=timeout * 1000)
 
     def wait_for_new_image(self, timeout: float = 60.0) -> None:
