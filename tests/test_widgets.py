@@ -30,7 +30,9 @@ pytestmark = pytest.mark.needs_notebook_deps
 JOIN = 5.0
 PNG = b"\x89PNG\r\n\x1a\n"
 # A short scenario, for tests where the defaults' timing is not the point.
-QUICK: dict[str, Any] = {"workers": 2, "jobs": 4, "duration": 0.05, "shutdown_timeout": 0.3}
+# A timeout far above the work (unless a test is about the timeout), so a busy machine
+# cannot turn a slow job into a cancelled one.
+QUICK: dict[str, Any] = {"workers": 2, "jobs": 4, "duration": 0.05, "shutdown_timeout": 5.0}
 # One job hangs: shutdown waits 0.2 s, cancels the pool, gives up 0.1 s later.
 HUNG: dict[str, Any] = {**QUICK, "hang": True, "shutdown_timeout": 0.2}
 
