@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from poolhelpers import MakePool, Pools
 
 # How long teardown waits for a helper thread before calling it leaked.
 JOIN_TIMEOUT = 5.0
@@ -78,3 +79,12 @@ def spawn(release: threading.Event) -> Iterator[Callable[..., Spawned]]:
     for s in spawned:
         s.thread.join(JOIN_TIMEOUT)
     assert not leaked, f"threads still running at teardown: {leaked}"
+
+
+@pytest.fixture
+def make_pool(release: threading.Event) -> Iterator[MakePool]:
+    """``make_pool(process, workers, **kwargs)``; shut down and joined at teardown."""
+    pools = Pools(release)
+    yield pools
+    alive = pools.close()
+    assert not alive, f"worker threads still alive at teardown: {alive}"

@@ -190,6 +190,10 @@ def join_all(threads: Iterable[threading.Thread], timeout: float = BOUND) -> lis
     return alive
 
 
+MakePool = Callable[..., WorkerPool]
+"""The ``make_pool`` fixture: ``make_pool(process, workers, **kwargs)``."""
+
+
 class Pools:
     """A pool factory for a fixture: ``pools(process, workers, **kwargs)``.
 

@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from poolhelpers import (
     Hang,
-    Pools,
+    MakePool,
     Script,
     eventually,
     join_all,
@@ -35,16 +35,6 @@ from pool import workerpool as workerpool_module
 
 pytestmark = pytest.mark.timeout(60)
 
-MakePool = Callable[..., WorkerPool]
-
-
-@pytest.fixture
-def make_pool(release: threading.Event) -> Iterator[MakePool]:
-    """``make_pool(process, workers, **kwargs)``; shut down and joined at teardown."""
-    pools = Pools(release)
-    yield pools
-    alive = pools.close()
-    assert not alive, f"worker threads still alive at teardown: {alive}"
 
 
 # -- (1) KeyboardInterrupt while shutdown() waits on a hung worker ---------------

@@ -9,40 +9,16 @@ with a digit, so they are imported by path.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from solutionloader import failed_lines, load_solution
 
 from pool import Canceled, DeadlineExceeded, Job, Status, WorkerPool, background
 from pool.checks import check_pool, check_shutdown
-
-SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
-
-
-def load_solution(stem: str) -> ModuleType:
-    path = SOLUTIONS / f"{stem}.py"
-    spec = importlib.util.spec_from_file_location(f"solution_{stem}", path)
-    assert spec is not None and spec.loader is not None, f"cannot import {path}"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as `import` would: a dataclass looks its module up
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
-
-
-def failed_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if not line.startswith("ok   ")]
-
 
 # -- 05, 06, 08: the pool.checks checkers --------------------------------------------------
 

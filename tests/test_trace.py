@@ -6,30 +6,20 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from poolhelpers import Hang, HonourCtx, Pools, Script, join_all, raises
+from poolhelpers import Hang, HonourCtx, MakePool, Script, join_all, raises
 
 from pool import Event, Span, Status, Trace, WorkerPool, background
 from pool import trace as tr
 
 pytestmark = pytest.mark.timeout(30)
 
-MakePool = Callable[..., WorkerPool]
-
-
-@pytest.fixture
-def make_pool(release: threading.Event) -> Iterator[MakePool]:
-    """``make_pool(process, workers, **kwargs)``; shut down and joined at teardown."""
-    pools = Pools(release)
-    yield pools
-    alive = pools.close()
-    assert not alive, f"worker threads still alive at teardown: {alive}"
 
 
 def kinds_for(trace: Trace, job_id: str) -> list[str]:

@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from poolhelpers import (
     Hang,
     HonourCtx,
-    Pools,
+    MakePool,
     Script,
     by_id,
     eventually,
@@ -45,16 +45,6 @@ from pool import (
 
 pytestmark = pytest.mark.timeout(30)
 
-MakePool = Callable[..., WorkerPool]
-
-
-@pytest.fixture
-def make_pool(release: threading.Event) -> Iterator[MakePool]:
-    """``make_pool(process, workers, **kwargs)``; shut down and joined at teardown."""
-    pools = Pools(release)
-    yield pools
-    alive = pools.close()
-    assert not alive, f"worker threads still alive at teardown: {alive}"
 
 
 class FullPool:
