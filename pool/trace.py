@@ -102,8 +102,13 @@ class Trace:
         self._events.append((t, kind, worker_id, job_id, status, detail))
 
     def events(self) -> list[Event]:
-        """A snapshot of the events, oldest first."""
-        return [Event(*e) for e in list(self._events)]
+        """A snapshot of the events in the order they were recorded.
+
+        Threads take their timestamps a moment before they record, so
+        neighbouring events from different threads may be a few
+        microseconds out of time order; sort by ``t`` if that matters.
+        """
+        return list(map(Event._make, list(self._events)))
 
     def __len__(self) -> int:
         return len(self._events)
