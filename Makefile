@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 ## lab: open the course in JupyterLab
 lab: install
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_index.ipynb
 
 ## notebooks: re-run every notebook in place from a fresh kernel, then commit the outputs
 notebooks: install
