@@ -15,11 +15,14 @@ forgets to release a job cannot hang the run; tests still release them.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import pytest
 
 from pool import Context, Job, Outcome, Status, WorkerPool
 
@@ -189,6 +192,14 @@ def join_all(threads: Iterable[threading.Thread], timeout: float = BOUND) -> lis
             alive.append(t.name)
     return alive
 
+
+BAD_TIMEOUTS = [
+    pytest.param(-1, ValueError, id="negative"),
+    pytest.param(math.nan, ValueError, id="nan"),
+    pytest.param("1", TypeError, id="str"),
+    pytest.param(True, TypeError, id="bool"),
+]
+"""Timeouts every blocking call must reject, with the error it must raise."""
 
 MakePool = Callable[..., WorkerPool]
 """The ``make_pool`` fixture: ``make_pool(process, workers, **kwargs)``."""

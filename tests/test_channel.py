@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 import pytest
+from poolhelpers import BAD_TIMEOUTS
 
 from pool import Channel, ChannelClosed
 
@@ -18,12 +19,6 @@ LATEST = 0.5
 # It is not synchronisation: the test's verdict never depends on it passing in time.
 GLANCE = 0.05
 
-BAD_TIMEOUTS = [
-    pytest.param(-1, ValueError, id="negative"),
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param(True, TypeError, id="bool"),
-]
 
 
 def full_channel(capacity: int) -> Channel[int]:

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from poolhelpers import BAD_TIMEOUTS as BAD_SECONDS
 
 from pool import Canceled, Context, ContextError, DeadlineExceeded, background
 
@@ -15,12 +16,6 @@ SHORT = 0.1
 EARLIEST = 0.09
 LATEST = 0.5
 
-BAD_SECONDS = [
-    pytest.param(-1, ValueError, id="negative"),
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param(True, TypeError, id="bool"),
-]
 
 
 # -- background ----------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from poolhelpers import BAD_TIMEOUTS
 
 from pool import Channel, ChannelClosed, Job, Outcome, WaitGroup, shutdown, start_workers
 
@@ -16,12 +16,6 @@ SHORT = 0.1
 EARLIEST = 0.09
 LATEST = 0.5
 
-BAD_TIMEOUTS = [
-    pytest.param(-1, ValueError, id="negative"),
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param(True, TypeError, id="bool"),
-]
 
 
 class Workers:

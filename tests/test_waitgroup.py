@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from poolhelpers import BAD_TIMEOUTS
 
 from pool import WaitGroup
 
@@ -15,12 +16,6 @@ EARLIEST = 0.09
 LATEST = 0.5
 GLANCE = 0.05  # a bounded look for a wait that must NOT return yet
 
-BAD_TIMEOUTS = [
-    pytest.param(-1, ValueError, id="negative"),
-    pytest.param(math.nan, ValueError, id="nan"),
-    pytest.param("1", TypeError, id="str"),
-    pytest.param(True, TypeError, id="bool"),
-]
 
 
 def test_wait_on_a_new_waitgroup_returns_true_at_once() -> None:
