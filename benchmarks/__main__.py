@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per round (default 20000)")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per measure (default 7)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per measure (default 15)")
     args = parser.parse_args(argv)
     n, rounds = args.jobs, args.rounds
 

@@ -161,7 +161,10 @@ class Channel(Generic[T]):
         with self._lock:
             if before is not None:
                 before()
-            if self._buffer or self._senders:
+            buffer = self._buffer
+            if buffer and not self._senders:  # the common case, without a call
+                return then(buffer.popleft()), True
+            if buffer or self._senders:
                 return then(self._take()), True
             if self._closed:
                 return None, False

@@ -164,8 +164,8 @@ class Context:
 
     def err(self) -> ContextError | None:
         """Return ``None`` while not done, else a new ``Canceled`` or ``DeadlineExceeded``."""
-        if self._err is None and not self._expire_if_due():
-            return None
+        if self._err is None and (self._deadline is None or not self._expire_if_due()):
+            return None  # (the deadline test first: a pool asks this once per job)
         err = self._err
         assert err is not None
         return err(_MESSAGES[err])

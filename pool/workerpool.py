@@ -195,7 +195,8 @@ class WorkerPool:
         the same id is queued or running, ``TypeError`` if ``job`` is not a
         :class:`~pool.Job`.
         """
-        timeout = check_timeout(timeout)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         entry = _Entry(job)
         with self._lock:
             self._accept(entry)
@@ -266,11 +267,11 @@ class WorkerPool:
         receive = self._jobs._recv_then
         process, pool_ctx, end, record = self._process, self._ctx, self._end, self._record
         log_event, origin, monotonic, rebind = self._log, self._t0, time.monotonic, _with_ctx
-        last: list[Any] = []  # [entry, outcome] of the job just run, not yet recorded
+        pending: tuple[_Entry, Outcome] | None = None  # the job just run, not yet recorded
 
         def settle() -> None:  # with the lock held: keep it short, others wait on it
-            if last:
-                entry, outcome = last
+            if pending is not None:
+                entry, outcome = pending
                 if entry.state is _RUNNING:
                     record(entry, outcome)
                 else:  # shutdown gave up on it and already recorded it ABANDONED
@@ -299,10 +300,10 @@ class WorkerPool:
         try:
             while True:
                 entry, ok = receive(begin, settle)
-                if last:
-                    if last[0].state is _ABANDONED:
-                        self._log_late(worker_id, last[0], last[1].status)
-                    last.clear()
+                if pending is not None:
+                    if pending[0].state is _ABANDONED:
+                        self._log_late(worker_id, pending[0], pending[1].status)
+                    pending = None
                 if not ok:
                     return
                 if entry is None:
@@ -320,11 +321,11 @@ class WorkerPool:
                         release()
                 # The outcome is built here, outside the lock, and recorded
                 # (or found late) by settle() when this worker next receives.
-                last[:] = entry, _new_outcome(Outcome, (
+                pending = entry, _new_outcome(Outcome, (
                     job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
                     monotonic()))
         finally:
-            if last:  # only if receive() itself failed
+            if pending is not None:  # only if receive() itself failed
                 with self._lock:
                     settle()
             trace.record(ev.WORKER_EXIT, worker_id)
