@@ -429,6 +429,20 @@ def _send(channel: Any, job: Job, timeout: float) -> None:
         raise _Fail(f"sending job {job.id!r} on the channel raised {_describe(exc)}") from None
 
 
+def _one_outcome_each(counts: Counter[Any], ids: Iterable[str], *, missing: str,
+                      repeated: str) -> None:
+    """Fail unless each of ``ids`` has exactly one outcome in ``counts`` (job id -> count).
+
+    ``missing`` and ``repeated`` are the hints, formatted with ``job_id`` (and ``n``).
+    """
+    for job_id in ids:
+        n = counts[job_id]
+        if n == 0:
+            raise _Fail(missing.format(job_id=job_id))
+        if n > 1:
+            raise _Fail(repeated.format(job_id=job_id, n=n))
+
+
 def _outcome_attr(outcome: Any, name: str) -> Any:
     if not hasattr(outcome, name):
         raise _Fail(f"record() got a {type_name(outcome)} without .{name}: pass it the job's "
@@ -617,14 +631,11 @@ def check_worker(fn: Callable[..., Any]) -> bool:
         if not outcomes:
             raise _Fail("record(outcome) was never called: call it once per job with the "
                         "job's Outcome")
-        counts = Counter(_outcome_attr(o, "job_id") for o in outcomes)
-        for job_id in ids:
-            if counts[job_id] == 0:
-                raise _Fail(f"no outcome was recorded for job {job_id!r}: call record(outcome) "
-                            "once per job")
-            if counts[job_id] > 1:
-                raise _Fail(f"job {job_id!r} was recorded {counts[job_id]} times: call "
-                            "record(outcome) once per job")
+        _one_outcome_each(
+            Counter(_outcome_attr(o, "job_id") for o in outcomes), ids,
+            missing="no outcome was recorded for job {job_id!r}: call record(outcome) once per "
+                    "job",
+            repeated="job {job_id!r} was recorded {n} times: call record(outcome) once per job")
         for o in outcomes:
             if _outcome_attr(o, "result") != f"result of {o.job_id}":
                 raise _Fail(f"the outcome of job {o.job_id!r} does not carry what process(job) "
@@ -1210,14 +1221,11 @@ def check_pool(cls: Callable[..., Any]) -> bool:
             raise _Fail("the pool has no outcomes: keep one outcome (job_id, status) per job, "
                         "so every job can be accounted for")
         outcomes = list(outcomes)
-        counts = Counter(getattr(o, "job_id", None) for o in outcomes)
-        for job_id in expected:
-            if counts[job_id] == 0:
-                raise _Fail(f"no outcome for job {job_id!r}: every submitted job needs exactly "
-                            "one outcome")
-            if counts[job_id] > 1:
-                raise _Fail(f"job {job_id!r} has {counts[job_id]} outcomes: record each job's "
-                            "end exactly once")
+        _one_outcome_each(
+            Counter(getattr(o, "job_id", None) for o in outcomes), expected,
+            missing="no outcome for job {job_id!r}: every submitted job needs exactly one "
+                    "outcome",
+            repeated="job {job_id!r} has {n} outcomes: record each job's end exactly once")
         for o in outcomes:
             want = expected.get(o.job_id)
             status = getattr(o, "status", None)

@@ -31,9 +31,6 @@ SHUTDOWN_REQUESTED = "shutdown_requested"
 SHUTDOWN_DEADLINE = "shutdown_deadline"
 SHUTDOWN_DONE = "shutdown_done"
 
-KINDS = (WORKER_START, WORKER_EXIT, QUEUED, WITHDRAWN, START, END, LATE, CANCEL,
-         SHUTDOWN_REQUESTED, SHUTDOWN_DEADLINE, SHUTDOWN_DONE)
-
 
 class Event(NamedTuple):
     """One thing that happened, ``t`` seconds after the trace began."""
