@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from pool import Job, WorkerPool
+from pool import Executor, Job, WorkerPool
 
 WORKERS = 4
 
@@ -45,6 +45,19 @@ def per_job_pool(n: int, buffer: int) -> float:
     report = pool.shutdown()
     elapsed = time.perf_counter() - start
     assert report.clean and report.stats.succeeded == n, report
+    return elapsed / n
+
+
+def per_job_pool_executor(n: int) -> float:
+    items = list(range(n))
+    executor = Executor(WORKERS, keep=n)
+    start = time.perf_counter()
+    for item in items:
+        executor.submit(noop, item)
+    executor.shutdown(wait=True)
+    elapsed = time.perf_counter() - start
+    report = executor.report
+    assert report is not None and report.clean and report.stats.succeeded == n, report
     return elapsed / n
 
 
@@ -122,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{WORKERS} workers, {n} no-op jobs x {rounds} rounds, medians")
     # Interleave the contenders round by round, so machine noise hits all alike.
-    samples: dict[str, list[float]] = {k: [] for k in ("pool", "pool_big", "tpe", "queue")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("pool", "pool_big", "executor", "tpe", "queue")}
     for _ in range(rounds):
         for key, fn in (("pool", lambda: per_job_pool(n, 100)),
+                        ("executor", lambda: per_job_pool_executor(n)),
                         ("pool_big", lambda: per_job_pool(n, n)),
                         ("tpe", lambda: per_job_executor(n)),
                         ("queue", lambda: per_job_queue(n))):
@@ -135,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("WorkerPool, buffer=100 (default)", us["pool"]),
         (f"WorkerPool, buffer={n}", us["pool_big"]),
+        ("pool.Executor.submit, buffer=100 (default)", us["executor"]),
         ("ThreadPoolExecutor", us["tpe"]),
         ("queue.Queue + sentinels", us["queue"]),
     ]

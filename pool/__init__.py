@@ -3,8 +3,10 @@
 Stages: :class:`Job` (1), :func:`worker` (2), :func:`start_workers` (3),
 :func:`shutdown` (4); the primitives they stand on: :class:`Context`,
 :class:`Channel`, :class:`WaitGroup`; and all of it in one production
-object, :class:`WorkerPool`. ``pool.timeline`` and ``pool.widgets`` (need
-matplotlib / ipywidgets) draw what a pool did; ``pool.checks`` checks the
+object, :class:`WorkerPool`, whose ``submit`` returns a :class:`JobFuture`;
+:class:`Executor` is a ``concurrent.futures.Executor`` on it.
+``pool.timeline`` and ``pool.widgets`` (need matplotlib / ipywidgets) draw
+what a pool did; ``pool.checks`` checks the
 course's exercises.
 """
 
@@ -13,18 +15,21 @@ import logging
 from .channel import Channel, ChannelClosed
 from .context import Canceled, Context, ContextError, DeadlineExceeded, background
 from .dispatcher import start_workers
+from .executor import Executor, current_job_context
 from .job import Job, Outcome, Status
+from .ledger import Abandoned, JobFuture, PoolClosed, ShutdownReport, Stats
 from .shutdown import shutdown
 from .trace import Event, Span, Trace
 from .waitgroup import WaitGroup
 from .worker import current_worker_id, worker
-from .workerpool import PoolClosed, ShutdownReport, Stats, WorkerPool
+from .workerpool import WorkerPool
 
 # A library logs but does not decide where logs go: without this, Python's
 # last-resort handler would print failures from worker threads to stderr.
 logging.getLogger("pool").addHandler(logging.NullHandler())
 
 __all__ = [
+    "Abandoned",
     "Canceled",
     "Channel",
     "ChannelClosed",
@@ -32,7 +37,9 @@ __all__ = [
     "ContextError",
     "DeadlineExceeded",
     "Event",
+    "Executor",
     "Job",
+    "JobFuture",
     "Outcome",
     "PoolClosed",
     "ShutdownReport",
@@ -43,6 +50,7 @@ __all__ = [
     "WaitGroup",
     "WorkerPool",
     "background",
+    "current_job_context",
     "current_worker_id",
     "shutdown",
     "start_workers",

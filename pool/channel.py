@@ -150,31 +150,56 @@ class Channel(Generic[T]):
         return parked.item, True
 
     def _recv_then(
-        self, then: Callable[[T], R], before: Callable[[], None] | None = None
+        self, then: Callable[[T], R], before: Callable[[], Callable[[], object] | None]
     ) -> tuple[R | None, bool]:
         """Receive like ``recv()``, calling ``then(item)`` before the lock is released.
 
-        ``before()``, if given, runs with the lock held just before the
-        receive. For an owner that shares this channel's lock (see
-        :meth:`_sharing`) and must change its own state in the same step.
+        ``before()`` runs with the lock held just before the receive; it may
+        return a function to call once the lock is released (and before
+        waiting, if the channel is empty). For an owner that shares this
+        channel's lock (see :meth:`_sharing`) and must change its own state
+        in the same step.
         """
+        parked: _Parked[T] | None = None
         with self._lock:
-            if before is not None:
-                before()
+            after = before()
             buffer = self._buffer
             if buffer and not self._senders:  # the common case, without a call
-                return then(buffer.popleft()), True
-            if buffer or self._senders:
-                return then(self._take()), True
-            if self._closed:
-                return None, False
-            parked: _Parked[T] = _Parked(None)
-            self._receivers.append(parked)
+                result, ok = then(buffer.popleft()), True
+            elif buffer or self._senders:
+                result, ok = then(self._take()), True
+            elif self._closed:
+                result, ok = None, False
+            else:
+                parked = _Parked(None)
+                self._receivers.append(parked)
+        if after is not None:
+            after()
+            after = None  # hold nothing of it while parked
+        if parked is None:
+            return result, ok
         self._park(parked, self._receivers, None)
         with self._lock:
             if not parked.matched:  # woken by close()
                 return None, False
             return then(parked.item), True  # type: ignore[arg-type]
+
+    def _discard(self, item: T) -> bool:
+        """Take ``item`` out of the buffer if it is there; return whether it was.
+
+        Lock held (for an owner that shares the lock). A parked sender's
+        item moves into the freed place, as a receive would do.
+        """
+        try:
+            self._buffer.remove(item)
+        except ValueError:
+            return False
+        if self._senders:
+            parked = self._senders.popleft()
+            self._buffer.append(parked.item)  # type: ignore[arg-type]
+            parked.matched = True
+            parked.wake.release()
+        return True
 
     @classmethod
     def _sharing(cls, capacity: int, lock: Lock) -> Channel[T]:

@@ -245,13 +245,18 @@ class Context:
 
     def _end(self, err: type[ContextError]) -> None:
         # Called with _tree held: mark this context and its whole subtree done,
-        # and unlink it from its parents so they do not keep it alive.
+        # and unlink it from its parents so they do not keep it alive. A
+        # context whose deadline has already passed ends DeadlineExceeded
+        # even when a cancel is what reaches it (as in Go): the deadline was
+        # the cause, only nobody had asked yet.
+        now = time.monotonic()
         stack = [self]
         while stack:
             ctx = stack.pop()
             if ctx._err is not None:
                 continue
-            ctx._err = err
+            deadline = ctx._deadline
+            ctx._err = DeadlineExceeded if deadline is not None and now >= deadline else err
             if ctx._event is not None:
                 ctx._event.set()
             if ctx._children:

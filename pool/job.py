@@ -54,8 +54,24 @@ class Job:
             raise TypeError(f"ctx must be a pool.Context, got {type_name(self.ctx)}")
 
     def with_ctx(self, ctx: Context) -> Job:
-        """Return a copy of this job carrying ``ctx``. Raises ``TypeError`` for a non-Context."""
-        return replace(self, ctx=ctx)
+        """Return a copy of this job carrying ``ctx``, of the same class.
+
+        A subclass's extra fields are copied too (by ``dataclasses.replace``,
+        which runs its ``__init__`` again). Raises ``TypeError`` for a
+        non-Context.
+        """
+        if type(self) is not Job:
+            return replace(self, ctx=ctx)
+        # The common case, once per job in a pool: set the three fields the
+        # way the generated __init__ does, without validating again the id
+        # and payload that were validated when this job was made.
+        if not isinstance(ctx, Context):
+            raise TypeError(f"ctx must be a pool.Context, got {type_name(ctx)}")
+        copy = object.__new__(Job)
+        object.__setattr__(copy, "id", self.id)
+        object.__setattr__(copy, "payload", self.payload)
+        object.__setattr__(copy, "ctx", ctx)
+        return copy
 
     def __repr__(self) -> str:
         size = len(self.payload)

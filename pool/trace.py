@@ -98,6 +98,15 @@ class Trace:
         t = (time.monotonic() if at is None else at) - self.origin
         self._events.append((t, kind, worker_id, job_id, status, detail))
 
+    def mark(self, at: float, kind: str, worker_id: int | None = None,
+             job_id: str | None = None, status: Status | None = None) -> None:
+        """Append an event that happened at ``at`` (a ``time.monotonic()`` value).
+
+        The positional form of :meth:`record`, for the per-job events a pool
+        records on its hot path. Never blocks.
+        """
+        self._events.append((at - self.origin, kind, worker_id, job_id, status, None))
+
     def events(self) -> list[Event]:
         """A snapshot of the events in the order they were recorded.
 

@@ -57,7 +57,8 @@ def context_status(err: BaseException | None) -> Status:
     return Status.TIMED_OUT if isinstance(err, DeadlineExceeded) else Status.CANCELED
 
 
-def execute(job: Job, process: Process) -> tuple[Status, Any, BaseException | None, bool]:
+def execute(job: Job, process: Process,
+            worker_id: int | None = None) -> tuple[Status, Any, BaseException | None, bool]:
     """Run one job; return ``(status, result, error, ran)``. Never raises.
 
     A job whose context is already done is not run: it ends ``CANCELED``
@@ -66,27 +67,31 @@ def execute(job: Job, process: Process) -> tuple[Status, Any, BaseException | No
     err = job.ctx.err()
     if err is not None:
         return context_status(err), None, err, False
-    status, result, error = call(job, process)
+    status, result, error = call(job, process, worker_id)
     return status, result, error, True
 
 
-def call(job: Job, process: Process) -> tuple[Status, Any, BaseException | None]:
+def call(job: Job, process: Process,
+         worker_id: int | None = None) -> tuple[Status, Any, BaseException | None]:
     """Call ``process(job)``; return ``(status, result, error)``. Never raises.
 
     An exception, even ``SystemExit``, ends the job ``FAILED`` and is
     logged on the ``pool`` logger with the job id; ``DeadlineExceeded`` and
-    ``Canceled`` end it ``TIMED_OUT`` and ``CANCELED``.
+    ``Canceled`` end it ``TIMED_OUT`` and ``CANCELED``. Log records carry
+    ``job_id`` and ``worker_id`` attributes (``%(job_id)s`` in a format).
     """
     try:
         return _SUCCEEDED, process(job), None
     except (Canceled, DeadlineExceeded) as exc:
         # A context error means the job stopped because it was told to:
         # worth a line in the log, not an error.
-        log.info("job %s stopped: %s", job.id, exc)
+        log.info("job %s stopped: %s", job.id, exc,
+                 extra={"job_id": job.id, "worker_id": worker_id})
         return context_status(exc), None, exc
     except BaseException as exc:
         # SystemExit and KeyboardInterrupt too: one job must not end the worker.
-        log.error("job %s failed: %r", job.id, exc, exc_info=exc)
+        log.error("job %s failed: %r", job.id, exc, exc_info=exc,
+                  extra={"job_id": job.id, "worker_id": worker_id})
         return Status.FAILED, None, exc
 
 
@@ -124,18 +129,20 @@ def worker(
             queued_at = received()
             if not isinstance(job, Job):
                 error: BaseException = TypeError(f"jobs must yield pool.Job, got {type_name(job)}")
-                log.error("worker %d got a non-job %r", worker_id, job)
+                log.error("worker %d got a non-job %r", worker_id, job,
+                          extra={"job_id": None, "worker_id": worker_id})
                 outcome = Outcome(repr(job)[:80], worker_id, Status.FAILED, None, error,
                                   queued_at, None, received())
             else:
                 started = received()
-                status, result, error_, ran = execute(job, process)
+                status, result, error_, ran = execute(job, process, worker_id)
                 outcome = Outcome(job.id, worker_id, status, result, error_, queued_at,
                                   started if ran else None, received())
             if record is not None:
                 try:
                     record(outcome)
                 except BaseException:  # even SystemExit: the worker must go on
-                    log.exception("record() failed for job %s", outcome.job_id)
+                    log.exception("record() failed for job %s", outcome.job_id,
+                                  extra={"job_id": outcome.job_id, "worker_id": worker_id})
     finally:
         wg.done()

@@ -2,210 +2,156 @@
 
 :class:`WorkerPool` is the dispatcher (workers started before traffic), the
 channel and WaitGroup, graceful shutdown with a timeout, a pool-wide
-context that cancels running jobs, and a ledger that accounts for every
-job it accepted.
+context that cancels running jobs, and the ledger (``pool.ledger``) that
+accounts for every job it accepted and resolves its future.
 
-The ledger is the heart of it. Every job the pool accepts gets an entry
-under ``_lock``; the entry moves QUEUED -> RUNNING -> one terminal status,
-and only the thread that makes that last move records the outcome. Shutdown
-finishes by moving every entry still QUEUED to CANCELED and every entry
-still RUNNING to ABANDONED, so when ``shutdown()`` returns each accepted job
-has exactly one outcome, even if a worker is hung forever. A worker that
-comes back after that finds its entry already ended and only logs it.
+The worker threads hold the channel, the ledger and ``process``, never the
+pool object itself: a pool dropped without ``shutdown()`` is collected, its
+intake closes, and its workers finish the accepted jobs and exit, as
+``ThreadPoolExecutor``'s do. At interpreter exit a pool not shut down is
+shut down with ``timeout=exit_timeout``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import logging
+import os
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterable
+from concurrent.futures.thread import BrokenThreadPool
 from types import TracebackType
 from typing import Any
 
 from . import trace as ev
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .channel import Channel, ChannelClosed
-from .context import Canceled, Context, background
+from .context import Context, background
 from .job import Job, Outcome, Status
+from .ledger import (
+    Abandoned,
+    Entry,
+    JobFuture,
+    Ledger,
+    PoolClosed,
+    ShutdownReport,
+    Stats,
+    forget_frames,
+)
 from .trace import Trace
 from .waitgroup import WaitGroup
 from .worker import Process, _local, call, context_status, current_worker_id
 
-__all__ = ["PoolClosed", "ShutdownReport", "Stats", "WorkerPool", "current_worker_id"]
+__all__ = ["Abandoned", "JobFuture", "PoolClosed", "ShutdownReport", "Stats", "WorkerPool",
+           "current_worker_id"]
 
 log = logging.getLogger("pool")
 
 _BACKGROUND = background()
-_QUEUED, _RUNNING, _FAILED = Status.QUEUED, Status.RUNNING, Status.FAILED
-_ABANDONED = Status.ABANDONED
-_TERMINAL = tuple(s for s in Status if s.terminal)
-_new_outcome = tuple.__new__  # Outcome(...) without its Python-level __new__: once per job
-_set_id = Job.__dict__["id"].__set__
-_set_payload = Job.__dict__["payload"].__set__
-_set_ctx = Job.__dict__["ctx"].__set__
-
-
-def _with_ctx(job: Job, ctx: Context) -> Job:
-    # Job.with_ctx without re-checking id and payload: the pool makes one
-    # such copy per job, so it is on the hot path. The slot descriptors set
-    # the fields of a frozen dataclass directly.
-    copy = object.__new__(Job)
-    _set_id(copy, job.id)
-    _set_payload(copy, job.payload)
-    _set_ctx(copy, ctx)
-    return copy
-
-
-class PoolClosed(RuntimeError):
-    """The pool has begun shutting down and accepts no more jobs."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """A consistent snapshot of the ledger: ``submitted`` is the sum of the other seven."""
-
-    submitted: int
-    queued: int
-    running: int
-    succeeded: int
-    failed: int
-    canceled: int
-    timed_out: int
-    abandoned: int
-
-    def __str__(self) -> str:
-        parts = [f"{name}={getattr(self, name)}" for name in self.__slots__ if getattr(self, name)]
-        return "Stats(" + ", ".join(parts or ["submitted=0"]) + ")"
-
-
-@dataclass(frozen=True, slots=True)
-class ShutdownReport:
-    """What :meth:`WorkerPool.shutdown` did.
-
-    ``clean`` is True when every worker finished within the timeout, so
-    nothing had to be cancelled by the pool or abandoned. ``drained``,
-    ``canceled`` and ``abandoned`` hold the outcomes of the jobs that ended
-    during shutdown (finished, cancelled, still running at the end), each
-    with its worker id. ``elapsed`` is in seconds.
-    """
-
-    clean: bool
-    elapsed: float
-    drained: tuple[Outcome, ...]
-    canceled: tuple[Outcome, ...]
-    abandoned: tuple[Outcome, ...]
-    stats: Stats
-
-    def __str__(self) -> str:
-        head = "clean shutdown" if self.clean else "shutdown timed out"
-        lines = [
-            f"{head} in {self.elapsed:.3f} s: {len(self.drained)} drained, "
-            f"{len(self.canceled)} canceled, {len(self.abandoned)} abandoned"
-        ]
-        for o in self.abandoned:
-            lines.append(f"  abandoned: job {o.job_id!r} on worker {o.worker_id}, "
-                         f"running {o.ran_for or 0.0:.3f} s")
-        return "\n".join(lines)
-
-
-class _Entry:
-    """The ledger's line for one accepted job."""
-
-    __slots__ = ("job", "queued_at", "started_at", "state", "worker_id")
-
-    def __init__(self, job: Job) -> None:
-        if not isinstance(job, Job):
-            raise TypeError(f"job must be a pool.Job, got {type_name(job)}")
-        self.job = job
-        self.queued_at = time.monotonic()
-        self.state = _QUEUED
-        self.worker_id: int | None = None
-        self.started_at: float | None = None
+_QUEUED, _RUNNING = Status.QUEUED, Status.RUNNING
+_UNBOUNDED = 2**62  # buffer=None: a capacity no program reaches
 
 
 class WorkerPool:
     """A fixed set of worker threads running ``process(job)`` for each submitted job.
 
-    ``WorkerPool(process, workers=4, *, buffer=100, keep=10_000)`` starts
-    ``workers`` daemon threads at once, before any job arrives. ``buffer``
-    jobs may wait (0: every submit waits for a free worker). The pool keeps
-    the last ``keep`` outcomes and a trace of about as many jobs. Use it as
-    a context manager, or call :meth:`shutdown`. Raises ``TypeError``/
-    ``ValueError`` for bad arguments.
+    ``WorkerPool(process, workers=4, *, buffer=100, keep=10_000,
+    exit_timeout=5.0, initializer=None, initargs=())`` starts ``workers``
+    daemon threads at once, before any job arrives; each first calls
+    ``initializer(*initargs)`` if given (if one raises, the pool is broken:
+    queued jobs fail and submits raise ``BrokenThreadPool``). ``buffer`` jobs
+    may wait (0: every submit waits for a free worker; ``None``: unbounded,
+    no backpressure). The pool keeps the last ``keep`` outcomes and a trace
+    of about as many jobs. Use it as a context manager, or call
+    :meth:`shutdown`; at interpreter exit a pool not shut down is shut down
+    with ``timeout=exit_timeout``. Raises ``TypeError``/``ValueError`` for
+    bad arguments.
     """
 
     def __init__(
-        self, process: Process, workers: int = 4, *, buffer: int = 100, keep: int = 10_000
+        self,
+        process: Process,
+        workers: int = 4,
+        *,
+        buffer: int | None = 100,
+        keep: int = 10_000,
+        exit_timeout: float = 5.0,
+        initializer: Callable[..., object] | None = None,
+        initargs: Iterable[Any] = (),
+        _thread_name: Callable[[int], str] | None = None,
     ) -> None:
         self._process = check_callable(process, "process")
         self._workers = check_int(workers, "workers", minimum=1)
-        check_int(buffer, "buffer", minimum=0)
+        capacity = _UNBOUNDED if buffer is None else check_int(buffer, "buffer", minimum=0)
         check_int(keep, "keep", minimum=0)
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        self.exit_timeout = check_seconds(exit_timeout, "exit_timeout")
+        """How long interpreter exit waits for this pool if it was not shut down."""
+        if initializer is not None:
+            check_callable(initializer, "initializer")
+        initargs = tuple(initargs)
+        self._lock = lock = threading.Lock()
+        self._changed = threading.Condition(lock)
         self._ctx, self._cancel_ctx = _BACKGROUND.with_cancel()
-        # The channel shares the ledger's lock, so a job enters the channel
-        # and the ledger (or leaves both) in one step: one lock per move.
-        self._jobs: Channel[_Entry] = Channel._sharing(buffer, self._lock)
-        self._wg = WaitGroup()
         self._trace = Trace(maxlen=min(4 * keep + 4 * workers + 16, 10_000_000))
-        # Hot-path shortcuts into the trace (Trace.record without the call).
-        self._log = self._trace._events.append
-        self._t0 = self._trace.origin
-        self._inflight: dict[str, _Entry] = {}
-        self._queued = 0  # the ledger's counters; the rest are in _ended
-        self._running = 0
-        self._ended = dict.fromkeys(_TERMINAL, 0)
-        self._outcomes: deque[Outcome] = deque(maxlen=keep)
-        self._errors: deque[Outcome] = deque(maxlen=keep)
-        self._blocked_submits = 0  # submitters parked in a full channel
-        self._closing = False  # intake stopped; set once, under _lock
-        self._during: list[Outcome] = []  # outcomes recorded after shutdown began
-        self._report: ShutdownReport | None = None
+        self._ledger = ledger = Ledger(keep=keep, trace=self._trace, lock=lock)
+        # The channel shares the ledger's lock, so a job enters the channel
+        # and the ledger (or leaves both) in one step: one lock per job move.
+        self._jobs: Channel[JobFuture] = Channel._sharing(capacity, lock)
+        ledger.discard = self._jobs._discard  # future.cancel() frees the job's place
+        self._wg = WaitGroup()
+        self._parked = 0  # submitters waiting for room in the channel
+        self._forked = False  # set in a child process after os.fork()
+        name = _thread_name or (lambda worker_id: f"pool-worker-{worker_id}")
         self._threads: list[threading.Thread] = []
         for worker_id in range(1, workers + 1):
             # add before start, as in Go: a shutdown must never see a count
             # that misses a worker which has not yet started running.
             self._wg.add(1)
             thread = threading.Thread(
-                target=self._work, args=(worker_id,), name=f"pool-worker-{worker_id}", daemon=True
-            )
+                target=_work, name=name(worker_id), daemon=True,
+                args=(worker_id, self._jobs, ledger, self._wg, process, self._ctx,
+                      (initializer, initargs)))
             try:
                 thread.start()
             except BaseException:
                 # Out of threads: nobody will ever shut this pool down, so let
                 # the workers already started leave their loop, and re-raise.
                 self._wg.done()
-                self._closing = True
+                ledger.closed = True
                 self._jobs.close()
                 raise
             self._threads.append(thread)
+        _track(self)
 
     # -- intake -----------------------------------------------------------
 
-    def submit(self, job: Job, timeout: float | None = None) -> None:
-        """Queue ``job``; block while the buffer is full, at most ``timeout`` seconds.
+    def submit(self, job: Job, timeout: float | None = None) -> JobFuture:
+        """Queue ``job`` and return its future; block while the buffer is full.
 
-        Raises ``PoolClosed`` once shutdown has begun (also if it begins
-        while this call waits), ``TimeoutError`` if no room was made in
-        time (the job is then not in the pool), ``ValueError`` if a job with
-        the same id is queued or running, ``TypeError`` if ``job`` is not a
-        :class:`~pool.Job`.
+        Waits at most ``timeout`` seconds for room. The job runs in a copy of
+        the caller's ``contextvars``. Raises ``PoolClosed`` once shutdown has
+        begun (also if it begins while this call waits), ``TimeoutError`` if
+        no room was made in time (the job is then not in the pool, and not
+        counted), ``ValueError`` if a job with the same id is queued or
+        running, ``TypeError`` if ``job`` is not a :class:`~pool.Job`.
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
-        entry = _Entry(job)
+        entry = self._entry(job)
+        ledger = self._ledger
         with self._lock:
-            self._accept(entry)
+            ledger.reserve(entry)
             if self._jobs._offer(entry):
-                return
+                ledger.accept(entry)
+                return entry
             if timeout == 0:
-                self._withdraw(entry)
+                ledger.withdraw(entry)
                 raise TimeoutError(f"pool buffer full: job {job.id!r} not queued")
-            self._blocked_submits += 1
+            self._parked += 1
         sent = False
         try:
             self._jobs.send(entry, timeout)
@@ -214,152 +160,40 @@ class WorkerPool:
             raise PoolClosed(f"pool is shutting down: job {job.id!r} not accepted") from None
         finally:
             with self._lock:
-                self._blocked_submits -= 1
-                if not sent and entry.state is _QUEUED:
-                    # Not taken (closed, timed out, or interrupted): the job
-                    # never entered the pool. Marking it ended also stops a
-                    # worker from running it if an interrupt raced the hand-off.
-                    self._withdraw(entry)
-                if self._closing and not self._blocked_submits:
+                self._parked -= 1
+                if sent:
+                    ledger.accept(entry)  # unless a worker took it and accepted it first
+                else:
+                    # Not taken (closed, timed out, or interrupted). If an
+                    # interrupt raced the hand-off, a worker that finds the
+                    # entry withdrawn skips it.
+                    ledger.withdraw(entry)
+                if ledger.closed and not self._parked:
                     self._changed.notify_all()
+        return entry
 
-    def try_submit(self, job: Job) -> bool:
-        """Queue ``job`` only if that needs no waiting; return whether it was queued.
+    def try_submit(self, job: Job) -> JobFuture | None:
+        """Queue ``job`` only if that needs no waiting; return its future, or ``None``.
 
         Never blocks. Raises ``PoolClosed``, ``ValueError`` and ``TypeError``
         as :meth:`submit` does.
         """
-        entry = _Entry(job)
+        entry = self._entry(job)
+        ledger = self._ledger
         with self._lock:
-            self._accept(entry)
+            ledger.reserve(entry)
             if self._jobs._offer(entry):
-                return True
-            self._withdraw(entry)
-            return False
+                ledger.accept(entry)
+                return entry
+            ledger.withdraw(entry)
+            return None
 
-    def _accept(self, entry: _Entry) -> None:
-        # Called with _lock held: register the job as QUEUED.
-        job_id = entry.job.id
-        if self._closing:
-            raise PoolClosed(f"pool is shutting down: job {job_id!r} not accepted")
-        if job_id in self._inflight:
-            raise ValueError(f"job id {job_id!r} is already queued or running")
-        self._inflight[job_id] = entry
-        self._queued += 1
-        self._log((entry.queued_at - self._t0, ev.QUEUED, None, job_id, None, None))
-
-    def _withdraw(self, entry: _Entry) -> None:
-        # Called with _lock held: undo _accept for a job that never entered.
-        del self._inflight[entry.job.id]
-        self._queued -= 1
-        entry.state = Status.CANCELED  # so no worker can ever run it
-        self._trace.record(ev.WITHDRAWN, None, entry.job.id)
-
-    # -- the workers --------------------------------------------------------
-
-    def _work(self, worker_id: int) -> None:
-        # One worker thread. Per job it takes the lock once: to record the
-        # last job's end, take the next job and mark it RUNNING, in one step.
-        # (Hot loop: names are bound to locals once, outside it.)
-        _local.worker_id = worker_id
-        trace = self._trace
-        trace.record(ev.WORKER_START, worker_id)
-        receive = self._jobs._recv_then
-        process, pool_ctx, end, record = self._process, self._ctx, self._end, self._record
-        log_event, origin, monotonic, rebind = self._log, self._t0, time.monotonic, _with_ctx
-        pending: tuple[_Entry, Outcome] | None = None  # the job just run, not yet recorded
-
-        def settle() -> None:  # with the lock held: keep it short, others wait on it
-            if pending is not None:
-                entry, outcome = pending
-                if entry.state is _RUNNING:
-                    record(entry, outcome)
-                else:  # shutdown gave up on it and already recorded it ABANDONED
-                    log_event((outcome.finished_at - origin, ev.LATE, worker_id, entry.job.id,
-                               outcome.status, None))
-
-        def begin(entry: _Entry) -> _Entry | None:  # with the lock held
-            if entry.state is not _QUEUED:
-                return None  # ended by shutdown while it waited in the channel
-            job_ctx = entry.job.ctx
-            err = None if job_ctx is _BACKGROUND else job_ctx.err()
-            if err is None:
-                err = pool_ctx.err()
-            now = monotonic()
-            if err is not None:  # its deadline passed in the queue, or it was cancelled
-                end(entry, context_status(err), None, err, now, worker_id)
-                return None
-            entry.state = _RUNNING
-            entry.worker_id = worker_id
-            entry.started_at = now
-            self._queued -= 1
-            self._running += 1
-            log_event((now - origin, ev.START, worker_id, entry.job.id, None, None))
-            return entry
-
-        try:
-            while True:
-                entry, ok = receive(begin, settle)
-                if pending is not None:
-                    if pending[0].state is _ABANDONED:
-                        self._log_late(worker_id, pending[0], pending[1].status)
-                    pending = None
-                if not ok:
-                    return
-                if entry is None:
-                    continue
-                # Run without the lock, with a context that ends when the
-                # job's own context or the pool's does.
-                job = entry.job
-                if job.ctx is _BACKGROUND:
-                    status, result, error = call(rebind(job, pool_ctx), process)
-                else:
-                    ctx, release = Context.merge(job.ctx, pool_ctx)
-                    try:
-                        status, result, error = call(rebind(job, ctx), process)
-                    finally:
-                        release()
-                # The outcome is built here, outside the lock, and recorded
-                # (or found late) by settle() when this worker next receives.
-                pending = entry, _new_outcome(Outcome, (
-                    job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
-                    monotonic()))
-        finally:
-            if pending is not None:  # only if receive() itself failed
-                with self._lock:
-                    settle()
-            trace.record(ev.WORKER_EXIT, worker_id)
-            self._wg.done()
-
-    @staticmethod
-    def _log_late(worker_id: int, entry: _Entry, status: Status) -> None:
-        log.warning("job %s finished %s on worker %d after shutdown abandoned it",
-                    entry.job.id, status.value, worker_id)
-
-    def _end(self, entry: _Entry, status: Status, result: Any, error: BaseException | None,
-             finished: float, worker_id: int | None) -> None:
-        # Called with _lock held: end a job (run or not) with a new outcome.
-        self._record(entry, _new_outcome(Outcome, (
-            entry.job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
-            finished)))
-
-    def _record(self, entry: _Entry, outcome: Outcome) -> None:
-        # Called with _lock held: the one and only terminal move of a job.
-        if entry.state is _RUNNING:
-            self._running -= 1
-        else:
-            self._queued -= 1
-        status = outcome.status
-        self._ended[status] += 1
-        entry.state = status
-        del self._inflight[outcome.job_id]
-        self._outcomes.append(outcome)
-        if status is _FAILED:
-            self._errors.append(outcome)
-        if self._closing:
-            self._during.append(outcome)
-        self._log((outcome.finished_at - self._t0, ev.END, outcome.worker_id, outcome.job_id,
-                   status, None))
+    def _entry(self, job: Job) -> JobFuture:
+        if self._forked:
+            raise PoolClosed("this pool belongs to the parent process (os.fork)")
+        if not isinstance(job, Job):
+            raise TypeError(f"job must be a pool.Job, got {type_name(job)}")
+        return JobFuture(job, self._ledger, contextvars.copy_context())
 
     # -- shutdown ----------------------------------------------------------
 
@@ -391,93 +225,80 @@ class WorkerPool:
         a ``KeyboardInterrupt`` stops the wait, the pool stays consistent
         and a later call finishes the job. Ending the jobs still queued
         takes time in proportion to their number (about 2 us each).
-        Raises ``TypeError``/``ValueError`` for bad arguments.
+        Raises ``RuntimeError`` when called from one of this pool's own
+        jobs (it would wait for itself), ``TypeError``/``ValueError`` for
+        bad arguments.
         """
         timeout = check_timeout(timeout)
         grace = check_seconds(grace, "grace")
         if not isinstance(drain, bool):
             raise TypeError(f"drain must be a bool, got {type_name(drain)}")
+        if self._forked:
+            return _forked_report()
+        if getattr(_local, "ledger", None) is self._ledger:
+            raise RuntimeError("shutdown() called from one of the pool's own jobs would wait "
+                               "for itself; call cancel(), or shut down from outside the pool")
         start = time.monotonic()
-        trace = self._trace
-        with self._lock:
-            if self._report is not None:
-                return self._report
-            if not self._closing:
-                self._closing = True
-                deadline = None if timeout is None else start + timeout - trace.origin
-                trace.record(ev.SHUTDOWN_REQUESTED, at=start, detail=deadline)
-        # Every step below is safe to repeat, so a call that follows an
-        # interrupted one (or runs beside another) simply does them again.
-        # Closing wakes parked submitters: they withdraw and raise PoolClosed.
-        with contextlib.suppress(ChannelClosed):
-            self._jobs.close()
-        with self._lock:
-            while self._blocked_submits:  # bounded: a closed channel never blocks
-                self._changed.wait()
-            if not drain:
-                self._end_all(_QUEUED, Status.CANCELED, "shutdown(drain=False)")
+        ledger, trace = self._ledger, self._trace
+        self._stop_intake(drain, start, timeout)
         clean = self._wg.wait(timeout)
         if not clean:
             trace.record(ev.SHUTDOWN_DEADLINE)
             self.cancel()
             self._wg.wait(grace)
+        if ledger.report is not None:  # another thread's call finished first
+            return ledger.report
+        ledger.end_all(_QUEUED, Status.CANCELED, "shutdown")
+        ledger.end_all(_RUNNING, Status.ABANDONED, "shutdown")
         with self._lock:
-            if self._report is not None:  # another thread's call finished first
-                return self._report
-            self._end_all(_QUEUED, Status.CANCELED, "shutdown")
-            self._end_all(_RUNNING, Status.ABANDONED, "shutdown")
-            during = self._during
-            report = ShutdownReport(
-                clean=clean,
-                elapsed=time.monotonic() - start,
-                drained=tuple(o for o in during
-                              if o.status not in (Status.CANCELED, Status.ABANDONED)),
-                canceled=tuple(o for o in during if o.status is Status.CANCELED),
-                abandoned=tuple(o for o in during if o.status is Status.ABANDONED),
-                stats=self._snapshot(),
-            )
-            self._report = report
+            report = ledger.finish(clean, time.monotonic() - start)
         # Nothing is left to run: release the pool context's children. Not
         # traced as a cancel, since nobody was cancelled.
         self._cancel_ctx()
         trace.record(ev.SHUTDOWN_DONE)
         for o in report.abandoned:
             log.warning("job %s abandoned on worker %s after %.3f s", o.job_id, o.worker_id,
-                        o.ran_for or 0.0)
+                        o.ran_for or 0.0, extra={"job_id": o.job_id, "worker_id": o.worker_id})
         return report
 
-    def _end_all(self, state: Status, status: Status, why: str) -> None:
-        # Called with _lock held.
-        now = time.monotonic()
-        for entry in [e for e in self._inflight.values() if e.state is state]:
-            error = Canceled(f"{why}: job never ran") if status is Status.CANCELED else None
-            self._end(entry, status, None, error, now, entry.worker_id)
+    def _stop_intake(self, drain: bool, start: float | None = None,
+                     timeout: float | None = None) -> None:
+        # The non-waiting half of shutdown (Executor.shutdown(wait=False) is
+        # only this): safe to repeat, so a call that follows an interrupted
+        # one (or runs beside another) does it again.
+        if self._forked:
+            return
+        if start is None:
+            start = time.monotonic()
+        with self._lock:
+            if self._ledger.close():
+                deadline = None if timeout is None else start + timeout - self._trace.origin
+                self._trace.record(ev.SHUTDOWN_REQUESTED, at=start, detail=deadline)
+        # Closing wakes parked submitters: they withdraw and raise PoolClosed.
+        with contextlib.suppress(ChannelClosed):
+            self._jobs.close()
+        with self._lock:
+            while self._parked:  # bounded: a closed channel never blocks
+                self._changed.wait()
+        if not drain:
+            self._ledger.end_all(_QUEUED, Status.CANCELED, "shutdown(drain=False)")
 
     # -- reading -----------------------------------------------------------
 
     @property
     def stats(self) -> Stats:
         """A consistent snapshot of the ledger. Never blocks for long."""
-        with self._lock:
-            return self._snapshot()
-
-    def _snapshot(self) -> Stats:
-        e = self._ended
-        parts = (self._queued, self._running, e[Status.SUCCEEDED], e[Status.FAILED],
-                 e[Status.CANCELED], e[Status.TIMED_OUT], e[Status.ABANDONED])
-        return Stats(sum(parts), *parts)
+        return _FORKED_STATS if self._forked else self._ledger.stats
 
     @property
     def outcomes(self) -> list[Outcome]:
         """The last ``keep`` outcomes, oldest first."""
-        with self._lock:
-            return list(self._outcomes)
+        return [] if self._forked else self._ledger.outcomes
 
     @property
     def errors(self) -> list[Outcome]:
         """The last ``keep`` FAILED outcomes, oldest first."""
-        with self._lock:
-            return list(self._errors)
+        return [] if self._forked else self._ledger.errors
 
     @property
     def trace(self) -> Trace:
@@ -496,13 +317,13 @@ class WorkerPool:
 
     @property
     def closed(self) -> bool:
-        """True once shutdown has begun: submits raise ``PoolClosed``."""
-        return self._closing
+        """True once shutdown has begun (or in a forked child): submits raise ``PoolClosed``."""
+        return self._forked or self._ledger.closed
 
     @property
     def report(self) -> ShutdownReport | None:
         """The shutdown report, once a shutdown has completed."""
-        return self._report
+        return self._ledger.report
 
     def threads(self) -> list[threading.Thread]:
         """The worker threads in worker-id order (``threads()[0]`` is worker 1).
@@ -521,5 +342,180 @@ class WorkerPool:
         self.shutdown(drain=exc_type is None)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closing else "open"
-        return f"<WorkerPool {state} workers={self._workers} buffer={self._jobs.capacity}>"
+        state = "closed" if self.closed else "open"
+        capacity = self._jobs.capacity
+        buffer = "unbounded" if capacity == _UNBOUNDED else capacity
+        return f"<WorkerPool {state} workers={self._workers} buffer={buffer}>"
+
+
+# -- the worker -------------------------------------------------------------
+
+def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGroup,
+          process: Process, pool_ctx: Context,
+          init: tuple[Callable[..., object] | None, tuple[Any, ...]]) -> None:
+    """One worker thread: take a job, run it, record its end; until the channel closes.
+
+    It takes the lock once per job: to record the end of the job it just
+    ran and take the next one, in one step. It holds nothing of the pool
+    object, and nothing of its last job while it waits for the next one.
+    """
+    _local.worker_id = worker_id
+    _local.ledger = ledger
+    start = functools.partial(ledger.start, worker_id)
+    done: list[tuple[Entry, Outcome]] = []  # the job just run, until recorded
+
+    def record() -> Callable[[], None] | None:  # with the lock held, before each receive
+        return ledger.record(*done.pop()) if done else None
+
+    ledger.trace.record(ev.WORKER_START, worker_id)
+    try:
+        if _initialized(worker_id, ledger, jobs, init):
+            while True:
+                entry, ok = jobs._recv_then(start, record)
+                if not ok:
+                    return  # closed and drained
+                if entry is not None:
+                    done.append((entry, _run(entry, worker_id, process, pool_ctx)))
+                del entry  # an idle worker holds nothing of its last job
+    finally:
+        if done:  # only if the receive itself failed
+            ledger.end(*done.pop())
+        ledger.trace.record(ev.WORKER_EXIT, worker_id)
+        wg.done()
+
+
+def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context) -> Outcome:
+    """Run one job (unless its context is already done) and return its outcome."""
+    job = entry.job
+    err = pool_ctx.err() if job.ctx is _BACKGROUND else (job.ctx.err() or pool_ctx.err())
+    if err is not None:  # its deadline passed in the queue, or it was cancelled
+        return Outcome(job.id, worker_id, context_status(err), None, err, entry.queued_at,
+                       None, time.monotonic())
+    # The job sees a context that ends when its own or the pool's does.
+    release = None
+    if job.ctx is _BACKGROUND:
+        job = job.with_ctx(pool_ctx)
+    elif job.ctx is not pool_ctx:
+        ctx, release = Context.merge(job.ctx, pool_ctx)
+        job = job.with_ctx(ctx)
+    try:
+        context = entry.context
+        if context is None:
+            status, result, error = call(job, process, worker_id)
+        else:  # in a copy of the submitter's contextvars
+            status, result, error = context.run(call, job, process, worker_id)
+    finally:
+        if release is not None:
+            release()
+    if error is not None:
+        forget_frames(error)  # a kept outcome must not pin the failing frames' locals
+    return Outcome(job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
+                   time.monotonic())
+
+
+def _initialized(worker_id: int, ledger: Ledger, jobs: Channel[JobFuture],
+                 init: tuple[Callable[..., object] | None, tuple[Any, ...]]) -> bool:
+    """Run the pool's initializer in this worker; on failure break the pool."""
+    initializer, initargs = init
+    if initializer is None:
+        return True
+    try:
+        initializer(*initargs)
+        return True
+    except BaseException as exc:
+        log.error("worker %d: initializer failed: %r", worker_id, exc, exc_info=exc,
+                  extra={"job_id": None, "worker_id": worker_id})
+        broken = BrokenThreadPool(f"a worker's initializer failed ({exc!r}): the pool is "
+                                  "broken and takes no more jobs")
+        with ledger.lock:
+            ledger.close(refuse=broken)
+        with contextlib.suppress(ChannelClosed):
+            jobs.close()
+        ledger.end_all(_QUEUED, Status.FAILED, "initializer failed", error=broken)
+        return False
+
+
+# -- pools the process must remember: exit, fork, dropped pools --------------
+
+_live: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_hooks_installed = False
+_hooks_lock = threading.Lock()
+_FORKED_STATS = Stats(0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _forked_report() -> ShutdownReport:
+    return ShutdownReport(clean=True, elapsed=0.0, drained=(), canceled=(), abandoned=(),
+                          stats=_FORKED_STATS)
+
+
+def _track(pool: WorkerPool) -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        if not _hooks_installed:
+            _hooks_installed = True
+            # Runs at the start of interpreter shutdown, before non-daemon
+            # threads are joined (as ThreadPoolExecutor's hook does), so a
+            # thread blocked in submit() is released by PoolClosed.
+            with contextlib.suppress(RuntimeError, AttributeError):  # already shutting down
+                threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_after_fork_in_child)
+        _live.add(pool)
+    # Dropped without shutdown: close intake so the workers drain and exit.
+    weakref.finalize(pool, _dropped, pool._ledger, pool._jobs, pool._wg, pool.exit_timeout)
+
+
+# Dropped pools whose workers are still draining: (ledger, wg, exit_timeout).
+_draining: set[tuple[Ledger, WaitGroup, float]] = set()
+
+
+def _dropped(ledger: Ledger, jobs: Channel[JobFuture], wg: WaitGroup,
+             exit_timeout: float) -> None:
+    # Called by the garbage collector, which may run inside any thread's
+    # critical section, even one holding this ledger's lock: so take no lock
+    # here, and let a short-lived thread close the intake and see the
+    # workers out, so that interpreter exit can wait for them too.
+    if ledger.report is not None:  # shut down already: every job is accounted for
+        return
+    token = (ledger, wg, exit_timeout)
+
+    def close_and_wait() -> None:
+        with ledger.lock:
+            ledger.close()
+        with contextlib.suppress(ChannelClosed):
+            jobs.close()
+        wg.wait()
+        _draining.discard(token)
+
+    _draining.add(token)
+    try:
+        threading.Thread(target=close_and_wait, name="pool-dropped", daemon=True).start()
+    except RuntimeError:  # interpreter shutdown: _at_exit has run already
+        _draining.discard(token)
+
+
+def _at_exit() -> None:
+    # Every pool gets its exit_timeout counted from the same moment, so
+    # several pools do not add up their bounds.
+    began = time.monotonic()
+    quiet = {"job_id": None, "worker_id": None}
+    for pool in list(_live):
+        if pool.report is not None or pool._forked:
+            continue
+        left = max(0.0, pool.exit_timeout - (time.monotonic() - began))
+        report = pool.shutdown(timeout=left)
+        if not report.clean:
+            log.warning("at exit, %r: %s", pool, report, extra=quiet)
+    for ledger, wg, exit_timeout in list(_draining):
+        left = max(0.0, exit_timeout - (time.monotonic() - began))
+        if not wg.wait(left):
+            running = ", ".join(repr(e.job.id) for e in ledger.running())
+            log.warning("at exit, a dropped pool's jobs still running: %s", running, extra=quiet)
+
+
+def _after_fork_in_child() -> None:
+    # The child has one thread: the pool's workers did not survive the
+    # fork, and its locks may be held by threads that no longer exist. The
+    # child's copy is closed without touching them.
+    for pool in list(_live):
+        pool._forked = True

@@ -134,6 +134,11 @@ def by_id(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
     return result
 
 
+def parked_submits(pool: WorkerPool) -> int:
+    """How many submits wait for room in ``pool`` (not yet accepted, so not in its stats)."""
+    return pool._parked
+
+
 def stats_sum_holds(pool: WorkerPool) -> bool:
     """True when ``submitted`` equals the sum of the other seven counters."""
     s = pool.stats

@@ -29,6 +29,7 @@ from poolhelpers import (
     by_id,
     eventually,
     join_all,
+    parked_submits,
     raises,
     stats_sum_holds,
 )
@@ -149,14 +150,15 @@ def test_blocked_submit_lands_once_a_worker_frees_a_slot(
     blocked = spawn(full.pool.submit, full.job("waiting"), timeout=5)
     assert not blocked.finished.wait(0.05)  # still blocked: the buffer is full
     release.set()
-    assert blocked.join() is None
+    future = blocked.join()
     full.pool.shutdown(timeout=5)
     assert by_id(full.pool.outcomes)["waiting"].status is Status.SUCCEEDED
+    assert future.outcome == by_id(full.pool.outcomes)["waiting"]
 
 
 def test_try_submit_returns_false_at_once_when_buffer_is_full(full: FullPool) -> None:
     start = time.monotonic()
-    assert full.pool.try_submit(full.job("late")) is False
+    assert full.pool.try_submit(full.job("late")) is None
     assert time.monotonic() - start < 0.05
     assert full.pool.stats.submitted == full.accepted
 
@@ -164,8 +166,10 @@ def test_try_submit_returns_false_at_once_when_buffer_is_full(full: FullPool) ->
 def test_try_submit_returns_true_when_there_is_room(make_pool: MakePool) -> None:
     script = Script()
     pool = make_pool(script, 1, buffer=1)
-    assert pool.try_submit(script.job("a")) is True
+    future = pool.try_submit(script.job("a"))
+    assert future is not None
     pool.shutdown(timeout=5)
+    assert future.result(timeout=0) == "a"
     assert ids(pool.outcomes) == ["a"]
 
 
@@ -217,8 +221,9 @@ def test_submit_blocked_when_shutdown_begins_raises_pool_closed(
     full: FullPool, spawn: Callable[..., Any]
 ) -> None:
     blocked = spawn(full.pool.submit, full.job("blocked"), timeout=5)
-    # The pool shows a blocked submit as one more queued job while it waits.
-    assert eventually(lambda: full.pool.stats.submitted == full.accepted + 1)
+    # A blocked submit is not counted: the job is not in the pool yet.
+    assert eventually(lambda: parked_submits(full.pool) == 1)
+    assert full.pool.stats.submitted == full.accepted
     full.pool.shutdown(timeout=0.05, grace=0.05)
     with pytest.raises(PoolClosed):
         blocked.join()

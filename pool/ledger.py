@@ -1,0 +1,547 @@
+"""The ledger: the accounting every engine shares.
+
+Every job a pool accepts gets one line, an :class:`Entry`, which moves
+QUEUED -> RUNNING -> one terminal status under the ledger's lock. Only the
+thread that makes the terminal move records the job's :class:`~pool.Outcome`
+and resolves its future, so each accepted job ends exactly once, however
+submits, workers, cancels and shutdowns race. Shutdown finishes with a
+sweep (queued jobs CANCELED, running ones ABANDONED); a worker that comes
+back after that finds its line already ended and is traced as late.
+
+An engine (threads, processes, asyncio, a cluster) adds only how jobs run
+and how they are stopped; it calls the moves below and nothing else writes
+the counters. The moves marked "lock held" are called with :attr:`Ledger.lock`
+held, so an engine can move a job in its own queue and in the ledger in one
+step (the thread pool's channel shares this lock: one lock per job move).
+
+The thread and process pools' line *is* the job's future: :class:`JobFuture`
+is both an :class:`Entry` and a ``concurrent.futures.Future``, so accepting a
+job costs one object, not two.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures._base import CANCELLED_AND_NOTIFIED, FINISHED, PENDING
+from contextvars import Context as VarsContext
+from dataclasses import dataclass
+from typing import Any
+
+from . import trace as ev
+from .context import Canceled
+from .job import Job, Outcome, Status
+from .trace import Trace
+
+__all__ = [
+    "Abandoned",
+    "Entry",
+    "JobFuture",
+    "Ledger",
+    "PoolClosed",
+    "ShutdownReport",
+    "Stats",
+]
+
+log = logging.getLogger("pool")
+
+_QUEUED, _RUNNING = Status.QUEUED, Status.RUNNING
+_SUCCEEDED, _FAILED = Status.SUCCEEDED, Status.FAILED
+_CANCELED, _ABANDONED = Status.CANCELED, Status.ABANDONED
+_TERMINAL = tuple(s for s in Status if s.terminal)
+
+
+class PoolClosed(RuntimeError):
+    """The pool has begun shutting down and accepts no more jobs.
+
+    A ``RuntimeError``, as ``ThreadPoolExecutor.submit`` raises after shutdown.
+    """
+
+
+class Abandoned(TimeoutError):
+    """A job still running when shutdown gave up on it (status ``ABANDONED``).
+
+    ``job_id``, ``worker_id`` and ``ran_for`` (seconds it had run) say which
+    and how long. Its thread may still be running it; a process or cluster
+    pool has killed it.
+    """
+
+    def __init__(self, job_id: str, worker_id: int | None, ran_for: float) -> None:
+        super().__init__(f"job {job_id!r} abandoned on worker {worker_id} after "
+                         f"{ran_for:.3f} s: still running when shutdown gave up")
+        self.job_id = job_id
+        self.worker_id = worker_id
+        self.ran_for = ran_for
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable, for process pools
+        return (Abandoned, (self.job_id, self.worker_id, self.ran_for))
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """A consistent snapshot of the ledger: ``submitted`` is the sum of the other seven.
+
+    ``submitted`` counts accepted jobs only, so it never goes down: a submit
+    that is still waiting for room, timed out or was refused is not in it.
+    """
+
+    submitted: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    canceled: int
+    timed_out: int
+    abandoned: int
+
+    def __str__(self) -> str:
+        parts = [f"{name}={getattr(self, name)}" for name in self.__slots__ if getattr(self, name)]
+        return "Stats(" + ", ".join(parts or ["submitted=0"]) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownReport:
+    """What a pool's ``shutdown()`` did.
+
+    ``clean`` is True when every worker finished within the timeout, so
+    nothing had to be cancelled by the pool or abandoned. ``drained``,
+    ``canceled`` and ``abandoned`` hold the outcomes of the jobs that ended
+    during shutdown (finished, cancelled, still running at the end), each
+    with its worker id. ``elapsed`` is in seconds.
+    """
+
+    clean: bool
+    elapsed: float
+    drained: tuple[Outcome, ...]
+    canceled: tuple[Outcome, ...]
+    abandoned: tuple[Outcome, ...]
+    stats: Stats
+
+    def __str__(self) -> str:
+        head = "clean shutdown" if self.clean else "shutdown timed out"
+        lines = [
+            f"{head} in {self.elapsed:.3f} s: {len(self.drained)} drained, "
+            f"{len(self.canceled)} canceled, {len(self.abandoned)} abandoned"
+        ]
+        for o in self.abandoned:
+            lines.append(f"  abandoned: job {o.job_id!r} on worker {o.worker_id}, "
+                         f"running {o.ran_for or 0.0:.3f} s")
+        return "\n".join(lines)
+
+
+class Entry:
+    """The ledger's line for one job: created by a submit, ended exactly once.
+
+    ``status`` is ``None`` while the submit that made it has not been
+    accepted (it waits for room), then QUEUED, RUNNING and one terminal
+    status. An engine may subclass it to hand the job's end to a future
+    (:meth:`_settle`, :meth:`_notify`).
+    """
+
+    __slots__ = ("context", "job", "ledger", "outcome", "queued_at", "started_at", "status",
+                 "worker_id")
+
+    def __init__(self, job: Job, ledger: Ledger, context: VarsContext | None = None) -> None:
+        self.job = job
+        self.ledger = ledger
+        self.context = context  # the submitter's contextvars, copied; the job runs in it
+        self.status: Status | None = None
+        self.queued_at = 0.0
+        self.started_at: float | None = None
+        self.worker_id: int | None = None
+        self.outcome: Outcome | None = None
+
+    @property
+    def job_id(self) -> str:
+        """The job's id."""
+        return self.job.id
+
+    def _settle(self, outcome: Outcome) -> bool:
+        """Called once, lock held, by the terminal move; True if :meth:`_notify` must follow."""
+        return False
+
+    def _notify(self) -> None:
+        """Called once, without the lock, when :meth:`_settle` returned True."""
+
+
+# The Condition every already-settled JobFuture shares. A settled future's
+# state never changes again, so nobody ever waits on it; it is only acquired
+# (by result(), wait(), add_done_callback()) and an RLock allows that.
+_SETTLED = threading.Condition()
+
+
+class JobFuture(Entry, Future[Any]):
+    """The future of one accepted job, and the ledger's line for it.
+
+    Returned by ``submit``; a ``concurrent.futures.Future``, so ``result()``,
+    ``exception()``, ``add_done_callback()``, ``concurrent.futures.wait`` and
+    ``as_completed`` work as with ``ThreadPoolExecutor``. It resolves exactly
+    when the job's ledger line ends: SUCCEEDED sets the result; FAILED,
+    TIMED_OUT (a ``DeadlineExceeded``) and a job cancelled while running (a
+    ``Canceled``) set the exception; ABANDONED sets an :class:`Abandoned`; a
+    job that never ran and ended CANCELED is a cancelled future (``result()``
+    raises ``CancelledError``). ``outcome`` is the job's
+    :class:`~pool.Outcome` once done. Done callbacks run once, in the thread
+    that ended the job. The pool resolves it: do not call ``set_result``.
+    """
+
+    # Future.__init__ is not called: a Condition costs about 1 us, and most
+    # futures are never waited on. The Condition (and the waiter and callback
+    # lists that live under it) appear on first use of ``_condition``, under
+    # the ledger lock; the terminal move checks under that same lock whether
+    # anyone is looking. If nobody is, it stores the result with no Condition
+    # at all; if somebody is, it wakes them after releasing the ledger lock,
+    # so the ledger lock is never held while a Condition is taken. Slots, so
+    # that no instance dict is made per job.
+    __slots__ = ("_cond", "_done_callbacks", "_exception", "_next_state", "_result", "_state",
+                 "_waiters")
+
+    def __init__(self, job: Job, ledger: Ledger, context: VarsContext | None = None) -> None:
+        # Entry.__init__, inlined: one of these is made per job.
+        self.job = job
+        self.ledger = ledger
+        self.context = context
+        self.status = None
+        self.queued_at = 0.0
+        self.started_at = None
+        self.worker_id = None
+        self.outcome = None
+        self._state = PENDING
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._cond: threading.Condition | None = None
+
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
+        cond = self._cond
+        if cond is None:
+            with self.ledger.lock:
+                cond = self._cond
+                if cond is None:
+                    self._waiters = []
+                    self._done_callbacks: list[Callable[[Future[Any]], object]] = []
+                    cond = _SETTLED if self._state != PENDING else threading.Condition()
+                    self._cond = cond
+        return cond
+
+    def __getattr__(self, name: str) -> Any:
+        # _waiters and _done_callbacks are made with the Condition.
+        if name in ("_waiters", "_done_callbacks"):
+            self._condition  # noqa: B018
+            return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+    def cancel(self) -> bool:
+        """Take the job out of the queue: it ends CANCELED and never runs.
+
+        Returns True if it was still queued (or already cancelled), False if
+        it is running or has ended. Never blocks for long.
+        """
+        if self.ledger.cancel_queued(self):
+            return True
+        return self.cancelled()
+
+    def running(self) -> bool:
+        """True while a worker runs the job."""
+        return self.status is _RUNNING
+
+    def _settle(self, outcome: Outcome) -> bool:
+        status = outcome.status
+        if status is _SUCCEEDED:
+            self._result = outcome.result
+            state = FINISHED
+        elif status is _CANCELED and outcome.started_at is None:
+            state = CANCELLED_AND_NOTIFIED
+        elif status is _ABANDONED:
+            self._exception = Abandoned(outcome.job_id, outcome.worker_id, outcome.ran_for or 0.0)
+            state = FINISHED
+        else:
+            self._exception = outcome.error
+            state = FINISHED
+        if self._cond is None:  # nobody waits, nothing to call back
+            self._state = state
+            return False
+        self._next_state = state
+        return True
+
+    def _notify(self) -> None:
+        with self._condition:
+            self._state = state = self._next_state
+            for waiter in self._waiters:
+                if state == CANCELLED_AND_NOTIFIED:
+                    waiter.add_cancelled(self)
+                elif self._exception is not None:
+                    waiter.add_exception(self)
+                else:
+                    waiter.add_result(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+
+    def __repr__(self) -> str:
+        status = self.status.value if self.status is not None else "submitting"
+        return f"<JobFuture job={self.job.id!r} {status}>"
+
+
+class Ledger:
+    """The accounting of one pool: every accepted job's line, the counters, the outcomes.
+
+    ``keep`` bounds the outcomes and errors kept; ``trace`` receives the
+    queued/start/end events; ``lock`` (default: a new one) guards it all.
+    ``discard``, if set by the engine, takes a cancelled job out of the
+    engine's queue (called with the lock held).
+    """
+
+    __slots__ = ("_during", "_ended", "_errors", "_inflight", "_outcomes", "_queued", "_refusal",
+                 "_running", "closed", "discard", "lock", "report", "trace")
+
+    def __init__(self, *, keep: int, trace: Trace, lock: threading.Lock | None = None) -> None:
+        self.lock = lock if lock is not None else threading.Lock()
+        self.trace = trace
+        self.closed = False
+        """True once intake stopped (set under the lock, never unset)."""
+        self._refusal: BaseException | None = None  # what reserve() raises once closed
+        self.report: ShutdownReport | None = None
+        self.discard: Callable[[Any], object] | None = None
+        self._inflight: dict[str, Entry] = {}  # job id -> line, from reserve to end
+        self._queued = 0
+        self._running = 0
+        self._ended = dict.fromkeys(_TERMINAL, 0)
+        self._outcomes: deque[Outcome] = deque(maxlen=keep)
+        self._errors: deque[Outcome] = deque(maxlen=keep)
+        self._during: list[Outcome] = []  # outcomes recorded after intake stopped
+
+    # -- intake (lock held) -------------------------------------------------
+
+    def reserve(self, entry: Entry) -> None:
+        """Lock held: claim the job's id for a submit. Nothing is counted yet.
+
+        Raises ``PoolClosed`` once intake has stopped and ``ValueError`` if a
+        job with the same id is queued, running or being submitted.
+        """
+        job_id = entry.job.id
+        if self.closed:
+            if self._refusal is not None:
+                raise type(self._refusal)(*self._refusal.args)
+            raise PoolClosed(f"pool is shutting down: job {job_id!r} not accepted")
+        if job_id in self._inflight:
+            raise ValueError(f"job id {job_id!r} is already queued or running")
+        self._inflight[job_id] = entry
+
+    def accept(self, entry: Entry) -> None:
+        """Lock held: the job is in the pool (QUEUED). From here it is counted.
+
+        Does nothing if it was accepted already: a job waiting for room is
+        accepted by whichever comes first, its submitter or the worker that
+        takes it.
+        """
+        if entry.status is None:
+            entry.status = _QUEUED
+            entry.queued_at = now = time.monotonic()
+            self._queued += 1
+            self.trace.mark(now, ev.QUEUED, None, entry.job.id)
+
+    def withdraw(self, entry: Entry) -> None:
+        """Lock held: a reserved job that was never accepted leaves; it will never run."""
+        if entry.status is None:
+            del self._inflight[entry.job.id]
+            entry.status = _CANCELED  # dead: a worker that still finds it skips it
+            self.trace.mark(time.monotonic(), ev.WITHDRAWN, None, entry.job.id)
+
+    # -- running ------------------------------------------------------------
+
+    def start(self, worker_id: int, entry: Entry) -> Entry | None:
+        """Lock held: a worker took the job: QUEUED -> RUNNING.
+
+        Returns the entry to run, or ``None`` if it ended while it waited
+        (cancelled, swept by shutdown, withdrawn).
+        """
+        if entry.status is None:  # handed straight from a waiting submitter
+            self.accept(entry)
+        elif entry.status is not _QUEUED:
+            return None
+        entry.status = _RUNNING
+        entry.worker_id = worker_id
+        entry.started_at = now = time.monotonic()
+        self._queued -= 1
+        self._running += 1
+        self.trace.mark(now, ev.START, worker_id, entry.job.id)
+        return entry
+
+    def end(self, entry: Entry, outcome: Outcome) -> None:
+        """The terminal move: record ``outcome`` unless the job has ended already.
+
+        Takes the lock; wakes the job's future after releasing it. A job
+        that shutdown abandoned meanwhile is not counted twice: its finish
+        is traced and logged as late.
+        """
+        with self.lock:
+            notify = self.record(entry, outcome)
+        if notify is not None:
+            notify()
+
+    def record(self, entry: Entry, outcome: Outcome) -> Callable[[], None] | None:
+        """Lock held: the terminal move, as :meth:`end`, for an engine that holds the lock.
+
+        Returns the function that wakes the job's future, to be called once
+        the lock is released, or ``None`` if nobody needs waking.
+        """
+        state = entry.status
+        if state is _RUNNING:
+            self._running -= 1
+        elif state is _QUEUED:
+            self._queued -= 1
+        else:  # abandoned by shutdown, and now back
+            self._late(outcome)
+            return None
+        status = outcome.status
+        self._ended[status] += 1
+        entry.status = status
+        entry.outcome = outcome
+        del self._inflight[outcome.job_id]
+        self._outcomes.append(outcome)
+        if status is _FAILED:
+            self._errors.append(outcome)
+        if self.closed:
+            self._during.append(outcome)
+        self.trace.mark(outcome.finished_at, ev.END, outcome.worker_id, outcome.job_id, status)
+        return entry._notify if entry._settle(outcome) else None
+
+    def cancel_queued(self, entry: Entry) -> bool:
+        """End a QUEUED job CANCELED, unrun, and take it out of the engine's queue.
+
+        Returns False if the job is not queued (running, or ended).
+        """
+        with self.lock:
+            if entry.status is not _QUEUED:
+                return False
+            if self.discard is not None:
+                self.discard(entry)
+            notify = self.record(entry, _unrun(entry, _CANCELED,
+                                               Canceled("future cancelled: job never ran")))
+        if notify is not None:
+            notify()
+        return True
+
+    def _late(self, outcome: Outcome) -> None:
+        self.trace.mark(outcome.finished_at, ev.LATE, outcome.worker_id, outcome.job_id,
+                        outcome.status)
+        log.warning("job %s finished %s on worker %s after shutdown abandoned it",
+                    outcome.job_id, outcome.status.value, outcome.worker_id,
+                    extra={"job_id": outcome.job_id, "worker_id": outcome.worker_id})
+
+    # -- shutdown -----------------------------------------------------------
+
+    def close(self, refuse: BaseException | None = None) -> bool:
+        """Lock held: stop intake. Returns True the first time.
+
+        From now on :meth:`reserve` raises ``PoolClosed``, or an exception
+        like ``refuse`` if given (a broken pool says why).
+        """
+        if refuse is not None and self._refusal is None:
+            self._refusal = refuse
+        if self.closed:
+            return False
+        self.closed = True
+        return True
+
+    def end_all(self, state: Status, status: Status, why: str,
+                error: BaseException | None = None) -> int:
+        """End every job in ``state`` (QUEUED or RUNNING) with ``status``; return how many.
+
+        The shutdown sweep: queued jobs end CANCELED unrun (their error a
+        ``Canceled`` naming ``why``, or ``error``), running ones ABANDONED.
+        Takes the lock; wakes their futures after releasing it. About 2 us
+        a job.
+        """
+        now = time.monotonic()
+        woken: list[Callable[[], None]] = []
+        with self.lock:
+            entries = [e for e in self._inflight.values() if e.status is state]
+            for entry in entries:
+                if state is _QUEUED:
+                    outcome = _unrun(entry, status, error or Canceled(f"{why}: job never ran"),
+                                     now)
+                else:
+                    outcome = Outcome(entry.job.id, entry.worker_id, status, None, None,
+                                      entry.queued_at, entry.started_at, now)
+                notify = self.record(entry, outcome)
+                if notify is not None:
+                    woken.append(notify)
+        for notify in woken:
+            notify()
+        return len(entries)
+
+    def finish(self, clean: bool, elapsed: float) -> ShutdownReport:
+        """Lock held: the shutdown report (made once; later calls return the same)."""
+        if self.report is None:
+            during = self._during
+            self.report = ShutdownReport(
+                clean=clean,
+                elapsed=elapsed,
+                drained=tuple(o for o in during if o.status not in (_CANCELED, _ABANDONED)),
+                canceled=tuple(o for o in during if o.status is _CANCELED),
+                abandoned=tuple(o for o in during if o.status is _ABANDONED),
+                stats=self.snapshot(),
+            )
+        return self.report
+
+    # -- reading ------------------------------------------------------------
+
+    def snapshot(self) -> Stats:
+        """Lock held: the counters as :class:`Stats`."""
+        e = self._ended
+        parts = (self._queued, self._running, e[_SUCCEEDED], e[_FAILED], e[_CANCELED],
+                 e[Status.TIMED_OUT], e[_ABANDONED])
+        return Stats(sum(parts), *parts)
+
+    @property
+    def stats(self) -> Stats:
+        """A consistent snapshot of the counters. Takes the lock briefly."""
+        with self.lock:
+            return self.snapshot()
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """The last ``keep`` outcomes, oldest first."""
+        with self.lock:
+            return list(self._outcomes)
+
+    @property
+    def errors(self) -> list[Outcome]:
+        """The last ``keep`` FAILED outcomes, oldest first."""
+        with self.lock:
+            return list(self._errors)
+
+    def running(self) -> list[Entry]:
+        """The lines of the jobs running now, in start order."""
+        with self.lock:
+            found = [e for e in self._inflight.values() if e.status is _RUNNING]
+        return sorted(found, key=lambda e: e.started_at or 0.0)
+
+
+def _unrun(entry: Entry, status: Status, error: BaseException,
+           now: float | None = None) -> Outcome:
+    """The outcome of a job that ends without running."""
+    return Outcome(entry.job.id, entry.worker_id, status, None, error, entry.queued_at, None,
+                   time.monotonic() if now is None else now)
+
+
+def forget_frames(error: BaseException | None) -> None:
+    """Drop the locals of the frames in ``error``'s traceback (and its chain).
+
+    The traceback still prints (file, line, code); what the failing frames
+    held (a job's payload, a big buffer) is released. Frames still running
+    are left alone.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if error.__traceback__ is not None:
+            traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
+
