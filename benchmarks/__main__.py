@@ -12,15 +12,19 @@ ratios, so the numbers compare like with like on whatever machine runs it.
      least a Python thread pool can do.
 2. Shutdown latency of an idle pool (4 workers, nothing queued).
 3. How far past ``timeout + grace`` a shutdown with a hung worker returns.
+4. Memory over a million jobs (``benchmarks/memory.py``, each engine in a
+   process of its own): peak RSS after 10%, 50% and 100% of the jobs.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import platform
 import queue
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -129,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per round (default 20000)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds per measure (default 15)")
+    parser.add_argument("--memory-jobs", type=int, default=1_000_000,
+                        help="jobs for the memory measure (default 1000000; 0 skips it)")
     args = parser.parse_args(argv)
     n, rounds = args.jobs, args.rounds
 
@@ -169,8 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| hung worker, timeout 0.05 s + grace 0.05 s: past the bound by "
           f"| {late * 1e3:.3f} ms |")
 
+    flat = True
+    if args.memory_jobs:
+        print()
+        print(f"| memory, {args.memory_jobs:,} no-op jobs | peak RSS at 10% | 50% | 100% | s |")
+        print("|---|---:|---:|---:|---:|")
+        for engine, name in (("pool", "WorkerPool.submit"), ("executor", "pool.Executor.submit"),
+                             ("tpe", "ThreadPoolExecutor.submit")):
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.memory", engine, str(args.memory_jobs)],
+                capture_output=True, text=True, check=True, timeout=600).stdout
+            row = json.loads(out)
+            peak = row["peak_mib"]
+            print(f"| {name} | {peak['10%']} MiB | {peak['50%']} MiB | {peak['100%']} MiB "
+                  f"| {row['seconds']} |")
+            if engine != "tpe":
+                flat = flat and peak["100%"] <= peak["50%"] * 1.05
+
     targets = [
         ("WorkerPool per-job <= 0.5 x ThreadPoolExecutor", med["pool"] <= 0.5 * med["tpe"]),
+        ("pool.Executor per-job <= 0.5 x ThreadPoolExecutor",
+         med["executor"] <= 0.5 * med["tpe"]),
+        ("memory flat over the run (peak at 100% within 5% of 50%)", flat),
         ("WorkerPool per-job <= 2.5 x bare queue", med["pool"] <= 2.5 * med["queue"]),
         ("idle shutdown < 1 ms", idle < 1e-3),
         ("timed-out shutdown within 5 ms of timeout + grace", 0 <= late < 5e-3),

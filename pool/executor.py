@@ -58,9 +58,12 @@ class _Call(Job):
 
     def __init__(self, job_id: str, ctx: Context, fn: Callable[..., Any],
                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        super().__init__(job_id, b"", ctx)
-        # Frozen like its base, so set once here the way a frozen dataclass's
-        # own __init__ does (cheaper than a dataclass subclass: one per call).
+        # One per call, so set the fields the way a frozen dataclass's own
+        # __init__ does, without Job's checks: the id, the empty payload and
+        # the pool context are the executor's own, valid by construction.
+        object.__setattr__(self, "id", job_id)
+        object.__setattr__(self, "payload", b"")
+        object.__setattr__(self, "ctx", ctx)
         object.__setattr__(self, "fn", fn)
         object.__setattr__(self, "args", args)
         object.__setattr__(self, "kwargs", kwargs)
@@ -71,15 +74,9 @@ class _Call(Job):
 
 
 def _run_call(job: Job) -> Any:
-    # The pool's process function: the job is always a _Call. The call does
-    # not receive the job, so its context is where current_job_context()
-    # finds it, for as long as the call runs.
+    # The pool's process function: the job is always a _Call.
     call: _Call = job  # type: ignore[assignment]
-    _local.ctx = call.ctx
-    try:
-        return call.fn(*call.args, **call.kwargs)
-    finally:
-        _local.ctx = None
+    return call.fn(*call.args, **call.kwargs)
 
 
 class Executor(futures.Executor):
@@ -188,8 +185,11 @@ class Executor(futures.Executor):
 def current_job_context() -> Context | None:
     """The context of the :class:`Executor` call running in this thread, or ``None``.
 
-    A call does not receive its job, so this is how it sees the pool
-    context: check ``ctx.done()`` or use ``ctx.sleep()`` to stop when the
-    executor is cancelled or its shutdown times out. Never blocks.
+    A call does not receive its job, so this is how it sees its context,
+    the pool context: check ``ctx.done()`` or use ``ctx.sleep()`` to stop
+    when the executor is cancelled or its shutdown times out. In a
+    :class:`~pool.WorkerPool` job it is the pool context too (the job's own,
+    merged one is ``job.ctx``). ``None`` outside a pool's worker thread.
+    Never blocks.
     """
-    return getattr(_local, "ctx", None)
+    return getattr(_local, "pool_ctx", None)

@@ -146,7 +146,7 @@ class Entry:
     __slots__ = ("context", "job", "ledger", "outcome", "queued_at", "started_at", "status",
                  "worker_id")
 
-    def __init__(self, job: Job, ledger: Ledger, context: VarsContext | None = None) -> None:
+    def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
         self.job = job
         self.ledger = ledger
         self.context = context  # the submitter's contextvars, copied; the job runs in it
@@ -201,7 +201,7 @@ class JobFuture(Entry, Future[Any]):
     __slots__ = ("_cond", "_done_callbacks", "_exception", "_next_state", "_result", "_state",
                  "_waiters")
 
-    def __init__(self, job: Job, ledger: Ledger, context: VarsContext | None = None) -> None:
+    def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
         # Entry.__init__, inlined: one of these is made per job.
         self.job = job
         self.ledger = ledger
@@ -410,6 +410,14 @@ class Ledger:
             self._during.append(outcome)
         self.trace.mark(outcome.finished_at, ev.END, outcome.worker_id, outcome.job_id, status)
         return entry._notify if entry._settle(outcome) else None
+
+    def record_pending(self, pending: list[tuple[Entry, Outcome]]) -> Callable[[], None] | None:
+        """Lock held: :meth:`record` the one ``(entry, outcome)`` in ``pending``, if any.
+
+        For a worker that keeps the job it just ran until it next takes the
+        lock, to record it then, in the same step as taking its next job.
+        """
+        return self.record(*pending.pop()) if pending else None
 
     def cancel_queued(self, entry: Entry) -> bool:
         """End a QUEUED job CANCELED, unrun, and take it out of the engine's queue.

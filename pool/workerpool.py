@@ -361,12 +361,10 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
     """
     _local.worker_id = worker_id
     _local.ledger = ledger
+    _local.pool_ctx = pool_ctx
     start = functools.partial(ledger.start, worker_id)
     done: list[tuple[Entry, Outcome]] = []  # the job just run, until recorded
-
-    def record() -> Callable[[], None] | None:  # with the lock held, before each receive
-        return ledger.record(*done.pop()) if done else None
-
+    record = functools.partial(ledger.record_pending, done)
     ledger.trace.record(ev.WORKER_START, worker_id)
     try:
         if _initialized(worker_id, ledger, jobs, init):
@@ -380,6 +378,7 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
     finally:
         if done:  # only if the receive itself failed
             ledger.end(*done.pop())
+        _local.ledger = _local.pool_ctx = None
         ledger.trace.record(ev.WORKER_EXIT, worker_id)
         wg.done()
 
@@ -398,12 +397,8 @@ def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context) -> O
     elif job.ctx is not pool_ctx:
         ctx, release = Context.merge(job.ctx, pool_ctx)
         job = job.with_ctx(ctx)
-    try:
-        context = entry.context
-        if context is None:
-            status, result, error = call(job, process, worker_id)
-        else:  # in a copy of the submitter's contextvars
-            status, result, error = context.run(call, job, process, worker_id)
+    try:  # in a copy of the submitter's contextvars
+        status, result, error = entry.context.run(call, job, process, worker_id)
     finally:
         if release is not None:
             release()
@@ -503,7 +498,11 @@ def _at_exit() -> None:
         if pool.report is not None or pool._forked:
             continue
         left = max(0.0, pool.exit_timeout - (time.monotonic() - began))
-        report = pool.shutdown(timeout=left)
+        try:
+            report = pool.shutdown(timeout=left)
+        except Exception:  # one pool's failure must not cost the others their drain
+            log.exception("at exit, shutting down %r failed", pool, extra=quiet)
+            continue
         if not report.clean:
             log.warning("at exit, %r: %s", pool, report, extra=quiet)
     for ledger, wg, exit_timeout in list(_draining):
