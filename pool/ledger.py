@@ -36,7 +36,7 @@ from typing import Any
 from . import trace as ev
 from .context import Canceled
 from .job import Job, Outcome, Status
-from .trace import Trace
+from .trace import JobTimes, Trace
 
 __all__ = [
     "Abandoned",
@@ -290,8 +290,8 @@ class JobFuture(Entry, Future[Any]):
 class Ledger:
     """The accounting of one pool: every accepted job's line, the counters, the outcomes.
 
-    ``keep`` bounds the outcomes and errors kept; ``trace`` receives the
-    queued/start/end events; ``lock`` (default: a new one) guards it all.
+    ``keep`` bounds the outcomes and errors kept; ``trace`` reads the
+    jobs' times from it (:meth:`job_times`); ``lock`` (default: a new one) guards it all.
     ``discard``, if set by the engine, takes a cancelled job out of the
     engine's queue (called with the lock held).
     """
@@ -302,6 +302,7 @@ class Ledger:
     def __init__(self, *, keep: int, trace: Trace, lock: threading.Lock | None = None) -> None:
         self.lock = lock if lock is not None else threading.Lock()
         self.trace = trace
+        trace.follow(self.job_times)  # the trace reads job times from here
         self.closed = False
         """True once intake stopped (set under the lock, never unset)."""
         self._refusal: BaseException | None = None  # what reserve() raises once closed
@@ -341,16 +342,14 @@ class Ledger:
         """
         if entry.status is None:
             entry.status = _QUEUED
-            entry.queued_at = now = time.monotonic()
+            entry.queued_at = time.monotonic()
             self._queued += 1
-            self.trace.mark(now, ev.QUEUED, None, entry.job.id)
 
     def withdraw(self, entry: Entry) -> None:
         """Lock held: a reserved job that was never accepted leaves; it will never run."""
         if entry.status is None:
             del self._inflight[entry.job.id]
             entry.status = _CANCELED  # dead: a worker that still finds it skips it
-            self.trace.mark(time.monotonic(), ev.WITHDRAWN, None, entry.job.id)
 
     # -- running ------------------------------------------------------------
 
@@ -366,10 +365,9 @@ class Ledger:
             return None
         entry.status = _RUNNING
         entry.worker_id = worker_id
-        entry.started_at = now = time.monotonic()
+        entry.started_at = time.monotonic()
         self._queued -= 1
         self._running += 1
-        self.trace.mark(now, ev.START, worker_id, entry.job.id)
         return entry
 
     def end(self, entry: Entry, outcome: Outcome) -> None:
@@ -408,7 +406,6 @@ class Ledger:
             self._errors.append(outcome)
         if self.closed:
             self._during.append(outcome)
-        self.trace.mark(outcome.finished_at, ev.END, outcome.worker_id, outcome.job_id, status)
         return entry._notify if entry._settle(outcome) else None
 
     def record_pending(self, pending: list[tuple[Entry, Outcome]]) -> Callable[[], None] | None:
@@ -436,8 +433,8 @@ class Ledger:
         return True
 
     def _late(self, outcome: Outcome) -> None:
-        self.trace.mark(outcome.finished_at, ev.LATE, outcome.worker_id, outcome.job_id,
-                        outcome.status)
+        self.trace.record(ev.LATE, outcome.worker_id, outcome.job_id, outcome.status,
+                          at=outcome.finished_at)
         log.warning("job %s finished %s on worker %s after shutdown abandoned it",
                     outcome.job_id, outcome.status.value, outcome.worker_id,
                     extra={"job_id": outcome.job_id, "worker_id": outcome.worker_id})
@@ -524,6 +521,22 @@ class Ledger:
         """The last ``keep`` FAILED outcomes, oldest first."""
         with self.lock:
             return list(self._errors)
+
+    def job_times(self) -> list[JobTimes]:
+        """Every kept and in-flight job's times, for the trace (see ``Trace.follow``).
+
+        The jobs whose outcomes are kept (the last ``keep``), then the jobs
+        queued or running now. Takes the lock for a copy.
+        """
+        with self.lock:
+            ended = list(self._outcomes)
+            live = [(e.job.id, e.worker_id, e.status, e.queued_at, e.started_at, None)
+                    for e in self._inflight.values() if e.status in (_QUEUED, _RUNNING)]
+        times: list[JobTimes] = [
+            (o.job_id, o.worker_id, o.status, o.queued_at, o.started_at, o.finished_at)
+            for o in ended]
+        times.extend(live)
+        return times
 
     def running(self) -> list[Entry]:
         """The lines of the jobs running now, in start order."""

@@ -3,14 +3,19 @@
 Recording is one ``deque.append`` of a tuple, safe from any thread without a
 lock, so tracing can stay on in production. The log is bounded: the oldest
 events fall off once ``maxlen`` is reached.
+
+A pool's trace does not log each job's queued/start/end: its ledger already
+holds those times, so the trace reads them from the ledger when asked
+(:meth:`Trace.follow`) and a job costs the trace nothing while it runs.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from ._validate import check_int
@@ -22,7 +27,7 @@ __all__ = ["Event", "Span", "Trace"]
 WORKER_START = "worker_start"
 WORKER_EXIT = "worker_exit"
 QUEUED = "queued"
-WITHDRAWN = "withdrawn"  # a submit that raised: the job never entered the pool
+WITHDRAWN = "withdrawn"  # (kept for old traces) a job that left the queue unaccounted
 START = "start"
 END = "end"
 LATE = "late"  # an abandoned job that came back after shutdown gave up on it
@@ -41,6 +46,12 @@ class Event(NamedTuple):
     job_id: str | None = None
     status: Status | None = None
     detail: float | None = None  # SHUTDOWN_REQUESTED: the planned deadline (trace time), if any
+
+
+JobTimes = tuple[str, int | None, Status, float, float | None, float | None]
+"""One job's line as a trace reads it: ``(job_id, worker_id, status, queued_at,
+started_at, finished_at)``, times from ``time.monotonic()``, ``None`` where
+the job has not got that far."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class Trace:
     0 turns recording off. Never blocks.
     """
 
-    __slots__ = ("_events", "origin")
+    __slots__ = ("_events", "_jobs", "origin")
 
     def __init__(self, maxlen: int = 100_000) -> None:
         check_int(maxlen, "maxlen", minimum=0)
@@ -79,6 +90,15 @@ class Trace:
         """The ``time.monotonic()`` value that is t = 0."""
         self._events: deque[tuple[float, str, int | None, str | None, Status | None, float | None]]
         self._events = deque(maxlen=maxlen)
+        self._jobs: Callable[[], Iterable[JobTimes]] | None = None
+
+    def follow(self, jobs: Callable[[], Iterable[JobTimes]]) -> None:
+        """Read each job's queued/start/end events from ``jobs()`` instead of the log.
+
+        A pool calls this once with its ledger's reader, so that the times
+        the ledger keeps anyway are not logged twice. Never blocks.
+        """
+        self._jobs = jobs
 
     def now(self) -> float:
         """Seconds since the trace began."""
@@ -98,32 +118,35 @@ class Trace:
         t = (time.monotonic() if at is None else at) - self.origin
         self._events.append((t, kind, worker_id, job_id, status, detail))
 
-    def mark(self, at: float, kind: str, worker_id: int | None = None,
-             job_id: str | None = None, status: Status | None = None) -> None:
-        """Append an event that happened at ``at`` (a ``time.monotonic()`` value).
-
-        The positional form of :meth:`record`, for the per-job events a pool
-        records on its hot path. Never blocks.
-        """
-        self._events.append((at - self.origin, kind, worker_id, job_id, status, None))
-
     def events(self) -> list[Event]:
-        """A snapshot of the events in the order they were recorded.
+        """A snapshot of the events.
 
-        Threads take their timestamps a moment before they record, so
-        neighbouring events from different threads may be a few
+        For a trace that follows a pool's ledger, in time order, the jobs'
+        events included. For a plain trace, in the order they were
+        recorded: threads take their timestamps a moment before they
+        record, so neighbouring events from different threads may be a few
         microseconds out of time order; sort by ``t`` if that matters.
         """
-        return list(map(Event._make, list(self._events)))
+        rows = list(self._events)
+        if self._jobs is not None:
+            origin = self.origin
+            for job_id, worker_id, status, queued_at, started_at, finished_at in self._jobs():
+                rows.append((queued_at - origin, QUEUED, None, job_id, None, None))
+                if started_at is not None:
+                    rows.append((started_at - origin, START, worker_id, job_id, None, None))
+                if finished_at is not None:
+                    rows.append((finished_at - origin, END, worker_id, job_id, status, None))
+            rows.sort(key=itemgetter(0))  # stable: a job's start stays before its end
+        return list(map(Event._make, rows))
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self.events()) if self._jobs is not None else len(self._events)
 
     def first(self, kind: str) -> Event | None:
-        """The earliest event of ``kind`` still in the log, or ``None``."""
-        for e in list(self._events):
-            if e[1] == kind:
-                return Event(*e)
+        """The earliest event of ``kind`` still in the trace, or ``None``."""
+        for e in self.events():
+            if e.kind == kind:
+                return e
         return None
 
     def spans(self) -> list[Span]:
