@@ -1379,8 +1379,8 @@ def check_service(handle: Callable[..., Any], stop: Callable[..., Any]) -> bool:
             raise _Fail(f"handle raised {_describe(call.error)} for a job that succeeded: "
                         "return (200, body) with the job's result")
         status, body = reply_of(call)
-        if "req-1" not in process.started:
-            raise _Fail("job 'req-1' never ran: submit it to the pool (pool.try_submit(job))")
+        if not p.stats.submitted:
+            raise _Fail("job 'req-1' never reached the pool: submit it (pool.try_submit(job))")
         if status != 200:
             raise _Fail(f"handle answered {status} for a job that succeeded: answer 200 with "
                         "its result")

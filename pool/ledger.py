@@ -139,29 +139,43 @@ class Entry:
 
     ``status`` is ``None`` while the submit that made it has not been
     accepted (it waits for room), then QUEUED, RUNNING and one terminal
-    status. An engine may subclass it to hand the job's end to a future
-    (:meth:`_settle`, :meth:`_notify`).
+    status. When it ends, the line keeps what an :class:`~pool.Outcome`
+    holds and lets go of the job itself (its payload) and the submitter's
+    contextvars: a kept outcome pins nothing else. ``outcome`` is made from
+    the line when first asked for. An engine may subclass it to hand the
+    job's end to a future (:meth:`_settle`, :meth:`_notify`).
     """
 
-    __slots__ = ("context", "job", "ledger", "outcome", "queued_at", "started_at", "status",
-                 "worker_id")
+    # (``value``, not ``result``: a JobFuture is also a Future, whose result() it would hide)
+    __slots__ = ("_outcome", "context", "error", "finished_at", "job", "job_id", "ledger",
+                 "queued_at", "started_at", "status", "value", "worker_id")
 
     def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
-        self.job = job
+        self.job: Job | None = job  # None once ended
+        self.job_id = job.id
         self.ledger = ledger
-        self.context = context  # the submitter's contextvars, copied; the job runs in it
+        self.context: VarsContext | None = context  # the submitter's, copied; the job runs in it
         self.status: Status | None = None
         self.queued_at = 0.0
         self.started_at: float | None = None
+        self.finished_at: float | None = None
         self.worker_id: int | None = None
-        self.outcome: Outcome | None = None
+        self.value: Any = None  # the result, once SUCCEEDED
+        self.error: BaseException | None = None
+        self._outcome: Outcome | None = None
 
     @property
-    def job_id(self) -> str:
-        """The job's id."""
-        return self.job.id
+    def outcome(self) -> Outcome | None:
+        """How the job ended (an :class:`~pool.Outcome`), or ``None`` until it has."""
+        outcome = self._outcome
+        if outcome is None and self.finished_at is not None:
+            # (finished_at is stored last, so every other field is in place)
+            outcome = self._outcome = Outcome(
+                self.job_id, self.worker_id, self.status, self.value, self.error,  # type: ignore[arg-type]
+                self.queued_at, self.started_at, self.finished_at)
+        return outcome
 
-    def _settle(self, outcome: Outcome) -> bool:
+    def _settle(self) -> bool:
         """Called once, lock held, by the terminal move; True if :meth:`_notify` must follow."""
         return False
 
@@ -204,13 +218,17 @@ class JobFuture(Entry, Future[Any]):
     def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
         # Entry.__init__, inlined: one of these is made per job.
         self.job = job
+        self.job_id = job.id
         self.ledger = ledger
         self.context = context
         self.status = None
         self.queued_at = 0.0
         self.started_at = None
+        self.finished_at = None
         self.worker_id = None
-        self.outcome = None
+        self.value = None
+        self.error = None
+        self._outcome = None
         self._state = PENDING
         self._result: Any = None
         self._exception: BaseException | None = None
@@ -250,18 +268,19 @@ class JobFuture(Entry, Future[Any]):
         """True while a worker runs the job."""
         return self.status is _RUNNING
 
-    def _settle(self, outcome: Outcome) -> bool:
-        status = outcome.status
+    def _settle(self) -> bool:
+        status = self.status
         if status is _SUCCEEDED:
-            self._result = outcome.result
+            self._result = self.value
             state = FINISHED
-        elif status is _CANCELED and outcome.started_at is None:
+        elif status is _CANCELED and self.started_at is None:
             state = CANCELLED_AND_NOTIFIED
         elif status is _ABANDONED:
-            self._exception = Abandoned(outcome.job_id, outcome.worker_id, outcome.ran_for or 0.0)
+            ran_for = (self.finished_at or 0.0) - (self.started_at or 0.0)
+            self._exception = Abandoned(self.job_id, self.worker_id, ran_for)
             state = FINISHED
         else:
-            self._exception = outcome.error
+            self._exception = self.error
             state = FINISHED
         if self._cond is None:  # nobody waits, nothing to call back
             self._state = state
@@ -284,7 +303,7 @@ class JobFuture(Entry, Future[Any]):
 
     def __repr__(self) -> str:
         status = self.status.value if self.status is not None else "submitting"
-        return f"<JobFuture job={self.job.id!r} {status}>"
+        return f"<JobFuture job={self.job_id!r} {status}>"
 
 
 class Ledger:
@@ -312,9 +331,9 @@ class Ledger:
         self._queued = 0
         self._running = 0
         self._ended = dict.fromkeys(_TERMINAL, 0)
-        self._outcomes: deque[Outcome] = deque(maxlen=keep)
-        self._errors: deque[Outcome] = deque(maxlen=keep)
-        self._during: list[Outcome] = []  # outcomes recorded after intake stopped
+        self._outcomes: deque[Entry] = deque(maxlen=keep)  # ended lines, kept for outcomes
+        self._errors: deque[Entry] = deque(maxlen=keep)
+        self._during: list[Entry] = []  # lines ended after intake stopped
 
     # -- intake (lock held) -------------------------------------------------
 
@@ -324,7 +343,7 @@ class Ledger:
         Raises ``PoolClosed`` once intake has stopped and ``ValueError`` if a
         job with the same id is queued, running or being submitted.
         """
-        job_id = entry.job.id
+        job_id = entry.job_id
         if self.closed:
             if self._refusal is not None:
                 raise type(self._refusal)(*self._refusal.args)
@@ -348,7 +367,7 @@ class Ledger:
     def withdraw(self, entry: Entry) -> None:
         """Lock held: a reserved job that was never accepted leaves; it will never run."""
         if entry.status is None:
-            del self._inflight[entry.job.id]
+            del self._inflight[entry.job_id]
             entry.status = _CANCELED  # dead: a worker that still finds it skips it
 
     # -- running ------------------------------------------------------------
@@ -370,19 +389,22 @@ class Ledger:
         self._running += 1
         return entry
 
-    def end(self, entry: Entry, outcome: Outcome) -> None:
-        """The terminal move: record ``outcome`` unless the job has ended already.
+    def end(self, entry: Entry, status: Status, result: Any, error: BaseException | None,
+            started_at: float | None, finished_at: float) -> None:
+        """The terminal move: the job ended with ``status`` at ``finished_at``.
 
-        Takes the lock; wakes the job's future after releasing it. A job
-        that shutdown abandoned meanwhile is not counted twice: its finish
-        is traced and logged as late.
+        ``started_at`` is ``None`` for a job that never ran. Takes the lock;
+        wakes the job's future after releasing it. A job that shutdown
+        abandoned meanwhile is not counted twice: its finish is traced and
+        logged as late.
         """
         with self.lock:
-            notify = self.record(entry, outcome)
+            notify = self.record(entry, status, result, error, started_at, finished_at)
         if notify is not None:
             notify()
 
-    def record(self, entry: Entry, outcome: Outcome) -> Callable[[], None] | None:
+    def record(self, entry: Entry, status: Status, result: Any, error: BaseException | None,
+               started_at: float | None, finished_at: float) -> Callable[[], None] | None:
         """Lock held: the terminal move, as :meth:`end`, for an engine that holds the lock.
 
         Returns the function that wakes the job's future, to be called once
@@ -394,22 +416,26 @@ class Ledger:
         elif state is _QUEUED:
             self._queued -= 1
         else:  # abandoned by shutdown, and now back
-            self._late(outcome)
+            self._late(entry, status, finished_at)
             return None
-        status = outcome.status
         self._ended[status] += 1
         entry.status = status
-        entry.outcome = outcome
-        del self._inflight[outcome.job_id]
-        self._outcomes.append(outcome)
+        entry.value = result
+        entry.error = error
+        entry.started_at = started_at
+        entry.finished_at = finished_at  # last: a line with finished_at is complete
+        entry.job = entry.context = None  # a kept line pins no payload, no contextvars
+        del self._inflight[entry.job_id]
+        self._outcomes.append(entry)
         if status is _FAILED:
-            self._errors.append(outcome)
+            self._errors.append(entry)
         if self.closed:
-            self._during.append(outcome)
-        return entry._notify if entry._settle(outcome) else None
+            self._during.append(entry)
+        return entry._notify if entry._settle() else None
 
-    def record_pending(self, pending: list[tuple[Entry, Outcome]]) -> Callable[[], None] | None:
-        """Lock held: :meth:`record` the one ``(entry, outcome)`` in ``pending``, if any.
+    def record_pending(self, pending: list[tuple[Any, ...]]) -> Callable[[], None] | None:
+        """Lock held: :meth:`record` the one ``(entry, status, result, error, started_at,
+        finished_at)`` in ``pending``, if any.
 
         For a worker that keeps the job it just ran until it next takes the
         lock, to record it then, in the same step as taking its next job.
@@ -426,18 +452,18 @@ class Ledger:
                 return False
             if self.discard is not None:
                 self.discard(entry)
-            notify = self.record(entry, _unrun(entry, _CANCELED,
-                                               Canceled("future cancelled: job never ran")))
+            notify = self.record(entry, _CANCELED, None,
+                                 Canceled("future cancelled: job never ran"), None,
+                                 time.monotonic())
         if notify is not None:
             notify()
         return True
 
-    def _late(self, outcome: Outcome) -> None:
-        self.trace.record(ev.LATE, outcome.worker_id, outcome.job_id, outcome.status,
-                          at=outcome.finished_at)
+    def _late(self, entry: Entry, status: Status, finished_at: float) -> None:
+        self.trace.record(ev.LATE, entry.worker_id, entry.job_id, status, at=finished_at)
         log.warning("job %s finished %s on worker %s after shutdown abandoned it",
-                    outcome.job_id, outcome.status.value, outcome.worker_id,
-                    extra={"job_id": outcome.job_id, "worker_id": outcome.worker_id})
+                    entry.job_id, status.value, entry.worker_id,
+                    extra={"job_id": entry.job_id, "worker_id": entry.worker_id})
 
     # -- shutdown -----------------------------------------------------------
 
@@ -469,12 +495,10 @@ class Ledger:
             entries = [e for e in self._inflight.values() if e.status is state]
             for entry in entries:
                 if state is _QUEUED:
-                    outcome = _unrun(entry, status, error or Canceled(f"{why}: job never ran"),
-                                     now)
+                    notify = self.record(entry, status, None,
+                                         error or Canceled(f"{why}: job never ran"), None, now)
                 else:
-                    outcome = Outcome(entry.job.id, entry.worker_id, status, None, None,
-                                      entry.queued_at, entry.started_at, now)
-                notify = self.record(entry, outcome)
+                    notify = self.record(entry, status, None, None, entry.started_at, now)
                 if notify is not None:
                     woken.append(notify)
         for notify in woken:
@@ -484,13 +508,13 @@ class Ledger:
     def finish(self, clean: bool, elapsed: float) -> ShutdownReport:
         """Lock held: the shutdown report (made once; later calls return the same)."""
         if self.report is None:
-            during = self._during
+            during = [e.outcome for e in self._during]
             self.report = ShutdownReport(
                 clean=clean,
                 elapsed=elapsed,
-                drained=tuple(o for o in during if o.status not in (_CANCELED, _ABANDONED)),
-                canceled=tuple(o for o in during if o.status is _CANCELED),
-                abandoned=tuple(o for o in during if o.status is _ABANDONED),
+                drained=tuple(o for o in during if o and o.status not in (_CANCELED, _ABANDONED)),
+                canceled=tuple(o for o in during if o and o.status is _CANCELED),
+                abandoned=tuple(o for o in during if o and o.status is _ABANDONED),
                 stats=self.snapshot(),
             )
         return self.report
@@ -514,13 +538,15 @@ class Ledger:
     def outcomes(self) -> list[Outcome]:
         """The last ``keep`` outcomes, oldest first."""
         with self.lock:
-            return list(self._outcomes)
+            ended = list(self._outcomes)
+        return [e.outcome for e in ended]  # type: ignore[misc]  # ended lines have one
 
     @property
     def errors(self) -> list[Outcome]:
         """The last ``keep`` FAILED outcomes, oldest first."""
         with self.lock:
-            return list(self._errors)
+            failed = list(self._errors)
+        return [e.outcome for e in failed]  # type: ignore[misc]
 
     def job_times(self) -> list[JobTimes]:
         """Every kept and in-flight job's times, for the trace (see ``Trace.follow``).
@@ -529,27 +555,16 @@ class Ledger:
         queued or running now. Takes the lock for a copy.
         """
         with self.lock:
-            ended = list(self._outcomes)
-            live = [(e.job.id, e.worker_id, e.status, e.queued_at, e.started_at, None)
-                    for e in self._inflight.values() if e.status in (_QUEUED, _RUNNING)]
-        times: list[JobTimes] = [
-            (o.job_id, o.worker_id, o.status, o.queued_at, o.started_at, o.finished_at)
-            for o in ended]
-        times.extend(live)
-        return times
+            lines = [*self._outcomes, *(e for e in self._inflight.values()
+                                        if e.status in (_QUEUED, _RUNNING))]
+        return [(e.job_id, e.worker_id, e.status, e.queued_at, e.started_at,  # type: ignore[misc]
+                 e.finished_at) for e in lines]  # (status is set on these lines)
 
     def running(self) -> list[Entry]:
         """The lines of the jobs running now, in start order."""
         with self.lock:
             found = [e for e in self._inflight.values() if e.status is _RUNNING]
         return sorted(found, key=lambda e: e.started_at or 0.0)
-
-
-def _unrun(entry: Entry, status: Status, error: BaseException,
-           now: float | None = None) -> Outcome:
-    """The outcome of a job that ends without running."""
-    return Outcome(entry.job.id, entry.worker_id, status, None, error, entry.queued_at, None,
-                   time.monotonic() if now is None else now)
 
 
 def forget_frames(error: BaseException | None) -> None:

@@ -363,7 +363,7 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
     _local.ledger = ledger
     _local.pool_ctx = pool_ctx
     start = functools.partial(ledger.start, worker_id)
-    done: list[tuple[Entry, Outcome]] = []  # the job just run, until recorded
+    done: list[tuple[Any, ...]] = []  # the job just run and how it ended, until recorded
     record = functools.partial(ledger.record_pending, done)
     ledger.trace.record(ev.WORKER_START, worker_id)
     try:
@@ -373,7 +373,7 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
                 if not ok:
                     return  # closed and drained
                 if entry is not None:
-                    done.append((entry, _run(entry, worker_id, process, pool_ctx)))
+                    done.append(_run(entry, worker_id, process, pool_ctx))
                 del entry  # an idle worker holds nothing of its last job
     finally:
         if done:  # only if the receive itself failed
@@ -383,13 +383,19 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
         wg.done()
 
 
-def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context) -> Outcome:
-    """Run one job (unless its context is already done) and return its outcome."""
+def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context
+         ) -> tuple[Entry, Status, Any, BaseException | None, float | None, float]:
+    """Run one job, unless its context is already done.
+
+    Returns how it ended, as :meth:`Ledger.record` takes it: ``(entry,
+    status, result, error, started_at, finished_at)``, ``started_at`` being
+    ``None`` if it never ran.
+    """
     job = entry.job
+    assert job is not None  # a line loses its job only when it ends
     err = pool_ctx.err() if job.ctx is _BACKGROUND else (job.ctx.err() or pool_ctx.err())
     if err is not None:  # its deadline passed in the queue, or it was cancelled
-        return Outcome(job.id, worker_id, context_status(err), None, err, entry.queued_at,
-                       None, time.monotonic())
+        return entry, context_status(err), None, err, None, time.monotonic()
     # The job sees a context that ends when its own or the pool's does.
     release = None
     if job.ctx is _BACKGROUND:
@@ -398,14 +404,14 @@ def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context) -> O
         ctx, release = Context.merge(job.ctx, pool_ctx)
         job = job.with_ctx(ctx)
     try:  # in a copy of the submitter's contextvars
-        status, result, error = entry.context.run(call, job, process, worker_id)
+        status, result, error = entry.context.run(  # type: ignore[union-attr]
+            call, job, process, worker_id)
     finally:
         if release is not None:
             release()
     if error is not None:
         forget_frames(error)  # a kept outcome must not pin the failing frames' locals
-    return Outcome(job.id, worker_id, status, result, error, entry.queued_at, entry.started_at,
-                   time.monotonic())
+    return entry, status, result, error, entry.started_at, time.monotonic()
 
 
 def _initialized(worker_id: int, ledger: Ledger, jobs: Channel[JobFuture],
@@ -508,7 +514,7 @@ def _at_exit() -> None:
     for ledger, wg, exit_timeout in list(_draining):
         left = max(0.0, exit_timeout - (time.monotonic() - began))
         if not wg.wait(left):
-            running = ", ".join(repr(e.job.id) for e in ledger.running())
+            running = ", ".join(repr(e.job_id) for e in ledger.running())
             log.warning("at exit, a dropped pool's jobs still running: %s", running, extra=quiet)
 
 
