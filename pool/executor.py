@@ -39,7 +39,7 @@ from .context import Context
 from .job import Job
 from .ledger import JobFuture, ShutdownReport
 from .worker import _local
-from .workerpool import WorkerPool
+from .workerpool import WorkerPool, _unstoppable
 
 __all__ = ["Executor", "current_job_context"]
 
@@ -171,7 +171,7 @@ class Executor(futures.Executor):
         if wait:
             self._pool.shutdown(timeout, drain=not cancel_futures, grace=grace)
         else:
-            self._pool._stop_intake(not cancel_futures)
+            _unstoppable(self._pool._stop_intake, not cancel_futures)
 
     @property
     def report(self) -> ShutdownReport | None:

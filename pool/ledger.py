@@ -360,15 +360,19 @@ class Ledger:
         takes it.
         """
         if entry.status is None:
-            entry.status = _QUEUED
             entry.queued_at = time.monotonic()
-            self._queued += 1
+            # One statement, so that an interrupt cannot split the move from its count.
+            entry.status, self._queued = _QUEUED, self._queued + 1
 
     def withdraw(self, entry: Entry) -> None:
-        """Lock held: a reserved job that was never accepted leaves; it will never run."""
-        if entry.status is None:
-            del self._inflight[entry.job_id]
-            entry.status = _CANCELED  # dead: a worker that still finds it skips it
+        """Lock held: a reserved job that was never accepted leaves; it will never run.
+
+        Safe to repeat, and to call for a job whose reserve() failed.
+        """
+        if entry.status is None or (entry.status is _CANCELED and entry.finished_at is None):
+            entry.status = _CANCELED  # dead first: a worker that still finds it skips it
+            if self._inflight.get(entry.job_id) is entry:
+                del self._inflight[entry.job_id]
 
     # -- running ------------------------------------------------------------
 

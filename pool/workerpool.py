@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures.thread import BrokenThreadPool
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from . import trace as ev
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
@@ -54,6 +54,7 @@ log = logging.getLogger("pool")
 _BACKGROUND = background()
 _QUEUED, _RUNNING = Status.QUEUED, Status.RUNNING
 _UNBOUNDED = 2**62  # buffer=None: a capacity no program reaches
+T = TypeVar("T")
 
 
 class WorkerPool:
@@ -103,7 +104,7 @@ class WorkerPool:
         self._jobs: Channel[JobFuture] = Channel._sharing(capacity, lock)
         ledger.discard = self._jobs._discard  # future.cancel() frees the job's place
         self._wg = WaitGroup()
-        self._parked = 0  # submitters waiting for room in the channel
+        self._waiting: set[JobFuture] = set()  # jobs whose submitters wait for room
         self._forked = False  # set in a child process after os.fork()
         name = _thread_name or (lambda worker_id: f"pool-worker-{worker_id}")
         self._threads: list[threading.Thread] = []
@@ -137,40 +138,49 @@ class WorkerPool:
         begun (also if it begins while this call waits), ``TimeoutError`` if
         no room was made in time (the job is then not in the pool, and not
         counted), ``ValueError`` if a job with the same id is queued or
-        running, ``TypeError`` if ``job`` is not a :class:`~pool.Job`.
+        running, ``TypeError`` if ``job`` is not a :class:`~pool.Job`. If it
+        raises (a ``KeyboardInterrupt`` included), the job was not accepted,
+        or it was and will run: the ledger counts it either way correctly.
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
         entry = self._entry(job)
         ledger = self._ledger
-        with self._lock:
-            ledger.reserve(entry)
-            if self._jobs._offer(entry):
-                ledger.accept(entry)
-                return entry
-            if timeout == 0:
-                ledger.withdraw(entry)
-                raise TimeoutError(f"pool buffer full: job {job.id!r} not queued")
-            self._parked += 1
-        sent = False
+        sent = waited = False
         try:
+            with self._lock:
+                ledger.reserve(entry)
+                if self._jobs._offer(entry):
+                    ledger.accept(entry)
+                    sent = True
+                    return entry
+                if timeout == 0:
+                    raise TimeoutError(f"pool buffer full: job {job.id!r} not queued")
+                waited = True
+                self._waiting.add(entry)
             self._jobs.send(entry, timeout)
             sent = True
+            return entry
         except ChannelClosed:
             raise PoolClosed(f"pool is shutting down: job {job.id!r} not accepted") from None
         finally:
-            with self._lock:
-                self._parked -= 1
-                if sent:
-                    ledger.accept(entry)  # unless a worker took it and accepted it first
-                else:
-                    # Not taken (closed, timed out, or interrupted). If an
-                    # interrupt raced the hand-off, a worker that finds the
-                    # entry withdrawn skips it.
-                    ledger.withdraw(entry)
-                if ledger.closed and not self._parked:
-                    self._changed.notify_all()
-        return entry
+            if waited or not sent:  # the slow path, or an error: settle the entry's fate
+                self._settle_submit(entry, sent)
+
+    def _settle_submit(self, entry: JobFuture, sent: bool) -> None:
+        # A submit that waited for room, or raised, ends here. Each step is
+        # safe to repeat, so an interrupt anywhere in submit leaves the job
+        # either accepted (and counted) or withdrawn (never run, not counted).
+        with self._lock:
+            self._waiting.discard(entry)
+            if sent:
+                self._ledger.accept(entry)  # unless a worker took it and accepted it first
+            else:
+                # Not taken (closed, timed out, interrupted). If an interrupt
+                # raced the hand-off, a worker that finds it withdrawn skips it.
+                self._ledger.withdraw(entry)
+            if self._ledger.closed and not self._waiting:
+                self._changed.notify_all()
 
     def try_submit(self, job: Job) -> JobFuture | None:
         """Queue ``job`` only if that needs no waiting; return its future, or ``None``.
@@ -180,13 +190,19 @@ class WorkerPool:
         """
         entry = self._entry(job)
         ledger = self._ledger
-        with self._lock:
-            ledger.reserve(entry)
-            if self._jobs._offer(entry):
-                ledger.accept(entry)
-                return entry
-            ledger.withdraw(entry)
-            return None
+        accepted = False
+        try:
+            with self._lock:
+                ledger.reserve(entry)
+                if self._jobs._offer(entry):
+                    ledger.accept(entry)
+                    accepted = True
+                    return entry
+                ledger.withdraw(entry)
+                return None
+        finally:
+            if not accepted and entry.status is None:  # raised half-way
+                self._settle_submit(entry, False)
 
     def _entry(self, job: Job) -> JobFuture:
         if self._forked:
@@ -238,7 +254,15 @@ class WorkerPool:
         if getattr(_local, "ledger", None) is self._ledger:
             raise RuntimeError("shutdown() called from one of the pool's own jobs would wait "
                                "for itself; call cancel(), or shut down from outside the pool")
+        if self._ledger.report is not None:
+            return self._ledger.report
         start = time.monotonic()
+        return _unstoppable(self._shut_down, start, timeout, drain, grace)
+
+    def _shut_down(self, start: float, timeout: float | None, drain: bool,
+                   grace: float) -> ShutdownReport:
+        # Every step is safe to repeat, so a call that follows an interrupted
+        # one (or runs beside another) simply does them again.
         ledger, trace = self._ledger, self._trace
         self._stop_intake(drain, start, timeout)
         clean = self._wg.wait(timeout)
@@ -264,8 +288,7 @@ class WorkerPool:
     def _stop_intake(self, drain: bool, start: float | None = None,
                      timeout: float | None = None) -> None:
         # The non-waiting half of shutdown (Executor.shutdown(wait=False) is
-        # only this): safe to repeat, so a call that follows an interrupted
-        # one (or runs beside another) does it again.
+        # only this, run through _unstoppable): safe to repeat.
         if self._forked:
             return
         if start is None:
@@ -278,7 +301,7 @@ class WorkerPool:
         with contextlib.suppress(ChannelClosed):
             self._jobs.close()
         with self._lock:
-            while self._parked:  # bounded: a closed channel never blocks
+            while self._waiting:  # bounded: a closed channel never blocks
                 self._changed.wait()
         if not drain:
             self._ledger.end_all(_QUEUED, Status.CANCELED, "shutdown(drain=False)")
@@ -346,6 +369,35 @@ class WorkerPool:
         capacity = self._jobs.capacity
         buffer = "unbounded" if capacity == _UNBOUNDED else capacity
         return f"<WorkerPool {state} workers={self._workers} buffer={buffer}>"
+
+
+def _unstoppable(steps: Callable[..., T], *args: Any) -> T:
+    """Run ``steps(*args)`` in a thread of its own and wait for it.
+
+    Shutdown moves many jobs in the ledger and wakes parked threads; a
+    ``KeyboardInterrupt`` (which only the main thread receives) landing
+    half-way through such a move would leave it half-done. Here it can only
+    stop the caller's wait: the steps, each bounded, run to their end, and a
+    later call finds them done. About 0.1 ms.
+    """
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(steps(*args))
+        except BaseException as exc:  # handed to the caller
+            error.append(exc)
+
+    thread = threading.Thread(target=run, name="pool-shutdown", daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:  # at interpreter exit no thread can start: run them here
+        return steps(*args)
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
 
 
 # -- the worker -------------------------------------------------------------
@@ -521,6 +573,11 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     # The child has one thread: the pool's workers did not survive the
     # fork, and its locks may be held by threads that no longer exist. The
-    # child's copy is closed without touching them.
+    # child's copy is closed without touching them, and forgotten: its exit
+    # waits for none of the parent's pools.
+    global _hooks_lock
+    _hooks_lock = threading.Lock()
     for pool in list(_live):
         pool._forked = True
+    _live.clear()
+    _draining.clear()

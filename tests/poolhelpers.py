@@ -19,12 +19,13 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
 
-from pool import Context, Job, Outcome, Status, WorkerPool
+from pool import Abandoned, Context, Job, JobFuture, Outcome, Status, WorkerPool
 
 BOUND = 10.0
 """The longest any helper job or wait blocks."""
@@ -136,7 +137,7 @@ def by_id(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
 
 def parked_submits(pool: WorkerPool) -> int:
     """How many submits wait for room in ``pool`` (not yet accepted, so not in its stats)."""
-    return pool._parked
+    return len(pool._waiting)
 
 
 def stats_sum_holds(pool: WorkerPool) -> bool:
@@ -185,6 +186,66 @@ def ledger_problems(pool: WorkerPool, accepted: Iterable[str],
         if getattr(s, field) != by_status[status]:
             problems.append(f"stats.{field}={getattr(s, field)}, outcomes {by_status[status]}")
     return problems
+
+
+def future_problems(futures: Iterable[JobFuture], outcomes: Iterable[Outcome],
+                    callbacks: Mapping[str, int] | None = None) -> list[str]:
+    """Check that each job's future agrees with its outcome; return what is wrong.
+
+    Every future is done, its ``outcome`` is the job's outcome, and its state
+    says the same as the outcome's status: SUCCEEDED sets the result; a job
+    that never ran and ended CANCELED is a cancelled future; ABANDONED is an
+    :class:`~pool.Abandoned` naming the job and worker; any other end sets
+    the outcome's error as the exception. With ``callbacks`` (job id -> how
+    many times its done callback ran), each must have run exactly once.
+    Call it once every job has ended (after shutdown, workers joined).
+    """
+    ended = by_id(outcomes)
+    problems: list[str] = []
+    for future in futures:
+        job_id = future.job_id
+        if not future.done():
+            problems.append(f"future of job {job_id!r} is not done")
+            continue
+        outcome = ended.get(job_id)
+        if outcome is None:
+            problems.append(f"future of job {job_id!r} is done but the job has no outcome")
+            continue
+        if future.outcome != outcome:
+            problems.append(f"future of job {job_id!r} has outcome {future.outcome}, "
+                            f"the ledger {outcome}")
+        problems += _state_problems(future, outcome)
+        if callbacks is not None and callbacks.get(job_id, 0) != 1:
+            problems.append(f"done callback of job {job_id!r} ran "
+                            f"{callbacks.get(job_id, 0)} times")
+    return problems
+
+
+def _state_problems(future: Future[Any], outcome: Outcome) -> list[str]:
+    job_id, status = outcome.job_id, outcome.status
+    if status is Status.CANCELED and outcome.started_at is None:
+        return [] if future.cancelled() else [f"job {job_id!r} never ran and ended CANCELED, "
+                                              "but its future is not cancelled"]
+    if future.cancelled():
+        return [f"job {job_id!r} ended {status.name} but its future is cancelled"]
+    error = future.exception(timeout=0)
+    if status is Status.SUCCEEDED:
+        if error is not None:
+            return [f"job {job_id!r} SUCCEEDED but its future raised {error!r}"]
+        if future.result(timeout=0) != outcome.result:
+            return [f"job {job_id!r}: future result {future.result(timeout=0)!r}, "
+                    f"outcome {outcome.result!r}"]
+        return []
+    if status is Status.ABANDONED:
+        if not (isinstance(error, Abandoned) and error.job_id == job_id
+                and error.worker_id == outcome.worker_id):
+            return [f"job {job_id!r} ABANDONED on worker {outcome.worker_id}, "
+                    f"but its future raised {error!r}"]
+        return []
+    if error is None or error is not outcome.error:
+        return [f"job {job_id!r} ended {status.name} with {outcome.error!r}, "
+                f"but its future raised {error!r}"]
+    return []
 
 
 def join_all(threads: Iterable[threading.Thread], timeout: float = BOUND) -> list[str]:

@@ -41,19 +41,20 @@ pytestmark = pytest.mark.timeout(60)
 # -- (1) KeyboardInterrupt while shutdown() waits on a hung worker ---------------
 
 
-def _main_thread_is_in_waitgroup_wait() -> bool:
+def _main_thread_waits_for_shutdown() -> bool:
+    # shutdown() runs its steps in a thread of its own and waits for it there.
     frame = sys._current_frames().get(threading.main_thread().ident or 0)
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "wait" and code.co_filename.endswith("waitgroup.py"):
+        if code.co_name == "_unstoppable" and code.co_filename.endswith("workerpool.py"):
             return True
         frame = frame.f_back
     return False
 
 
 def _interrupt_main_thread_once_it_waits() -> None:
-    # Timer body: deliver SIGINT only while shutdown() is blocked in WaitGroup.wait.
-    if eventually(_main_thread_is_in_waitgroup_wait, timeout=5):
+    # Timer body: deliver SIGINT only while shutdown() is blocked waiting.
+    if eventually(_main_thread_waits_for_shutdown, timeout=5):
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
