@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from typing import Any, TypeVar
 
-from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
+from ._validate import check_callable, check_seconds, check_timeout, type_name
 from .context import Context
 from .job import Job
 from .ledger import JobFuture, ShutdownReport
@@ -103,7 +104,10 @@ class Executor(futures.Executor):
         if max_workers is None:
             max_workers = min(32, (os.cpu_count() or 1) + 4)
         else:
-            check_int(max_workers, "max_workers", minimum=1)
+            if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+                raise TypeError(f"max_workers must be an int, got {type_name(max_workers)}")
+            if max_workers <= 0:  # the standard library's words
+                raise ValueError("max_workers must be greater than 0")
         if not isinstance(thread_name_prefix, str):
             raise TypeError("thread_name_prefix must be a str, "
                             f"got {type_name(thread_name_prefix)}")
@@ -113,6 +117,7 @@ class Executor(futures.Executor):
         self._pool = WorkerPool(
             _run_call, max_workers, buffer=buffer, keep=keep, exit_timeout=exit_timeout,
             initializer=initializer, initargs=initargs,
+            keep_results=False,  # as the standard library: a result lives as long as its future
             # 0-based names, as ThreadPoolExecutor gives them
             _thread_name=lambda worker_id: f"{prefix}_{worker_id - 1}")
         self._ids = itertools.count(1)
@@ -131,23 +136,48 @@ class Executor(futures.Executor):
         after shutdown, ``BrokenThreadPool`` if an initializer failed,
         ``TypeError`` if ``fn`` is not callable.
         """
+        return self._submit(fn, args, kwargs, None)
+
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                timeout: float | None) -> JobFuture:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type_name(fn)}")
-        return self._pool.submit(_Call(str(next(self._ids)), self._ctx, fn, args, kwargs))
+        job = _Call(str(next(self._ids)), self._ctx, fn, args, kwargs)
+        return self._pool.submit(job, timeout)
 
     def map(self, fn: Callable[..., T], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1) -> Any:
+            chunksize: int = 1) -> Iterator[T]:
         """``map(fn, *iterables)`` in the pool; results in order, as the standard library's.
 
-        Submits every call first (blocking while the buffer is full), then
-        yields results; ``timeout`` bounds the whole iteration
+        Submits every call first, then yields results. ``timeout`` bounds
+        the whole of it, the waits for room in the buffer included
         (``TimeoutError``). Leaving the iterator early cancels the calls not
         yet started. ``chunksize`` is accepted and ignored, as by
         ``ThreadPoolExecutor``.
         """
-        if timeout is not None:
-            timeout = check_timeout(timeout)
-        return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
+        limit = check_timeout(timeout)  # None: no limit
+        end = None if limit is None else time.monotonic() + limit
+        fs: list[JobFuture] = []
+        try:
+            for args in zip(*iterables, strict=False):
+                left = None if end is None else max(0.0, end - time.monotonic())
+                fs.append(self._submit(fn, args, {}, left))
+        except BaseException:
+            for future in fs:
+                future.cancel()
+            raise
+
+        def results() -> Iterator[T]:
+            try:
+                fs.reverse()  # pop() from the end, dropping each future once yielded
+                while fs:
+                    left = None if end is None else end - time.monotonic()
+                    yield _result_or_cancel(fs.pop(), left)
+            finally:
+                for future in fs:
+                    future.cancel()
+
+        return results()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False,
                  timeout: float | None = None, grace: float = 0.1) -> None:
@@ -180,6 +210,18 @@ class Executor(futures.Executor):
 
     def __repr__(self) -> str:
         return f"<pool.Executor {self._pool!r}>"
+
+
+def _result_or_cancel(future: JobFuture, timeout: float | None) -> Any:
+    # As the standard library's map: a future that times out is cancelled,
+    # and the iterator holds no reference to a result it has yielded.
+    try:
+        try:
+            return future.result(timeout)
+        finally:
+            future.cancel()
+    finally:
+        del future
 
 
 def current_job_context() -> Context | None:

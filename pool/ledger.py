@@ -139,16 +139,13 @@ class Entry:
 
     ``status`` is ``None`` while the submit that made it has not been
     accepted (it waits for room), then QUEUED, RUNNING and one terminal
-    status. When it ends, the line keeps what an :class:`~pool.Outcome`
-    holds and lets go of the job itself (its payload) and the submitter's
-    contextvars: a kept outcome pins nothing else. ``outcome`` is made from
-    the line when first asked for. An engine may subclass it to hand the
-    job's end to a future (:meth:`_settle`, :meth:`_notify`).
+    status. When it ends, ``outcome`` is set and the line lets go of the job
+    (its payload) and of the submitter's contextvars. An engine may subclass
+    it to hand the job's end to a future (:meth:`_settle`, :meth:`_notify`).
     """
 
-    # (``value``, not ``result``: a JobFuture is also a Future, whose result() it would hide)
-    __slots__ = ("_outcome", "context", "error", "finished_at", "job", "job_id", "ledger",
-                 "queued_at", "started_at", "status", "value", "worker_id")
+    __slots__ = ("context", "job", "job_id", "ledger", "outcome", "queued_at", "started_at",
+                 "status", "worker_id")
 
     def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
         self.job: Job | None = job  # None once ended
@@ -158,35 +155,18 @@ class Entry:
         self.status: Status | None = None
         self.queued_at = 0.0
         self.started_at: float | None = None
-        self.finished_at: float | None = None
         self.worker_id: int | None = None
-        self.value: Any = None  # the result, once SUCCEEDED
-        self.error: BaseException | None = None
-        self._outcome: Outcome | None = None
+        self.outcome: Outcome | None = None
 
-    @property
-    def outcome(self) -> Outcome | None:
-        """How the job ended (an :class:`~pool.Outcome`), or ``None`` until it has."""
-        outcome = self._outcome
-        if outcome is None and self.finished_at is not None:
-            # (finished_at is stored last, so every other field is in place)
-            outcome = self._outcome = Outcome(
-                self.job_id, self.worker_id, self.status, self.value, self.error,  # type: ignore[arg-type]
-                self.queued_at, self.started_at, self.finished_at)
-        return outcome
+    def _settle(self, outcome: Outcome, result: Any) -> bool:
+        """Called once, lock held, by the terminal move; True if :meth:`_notify` must follow.
 
-    def _settle(self) -> bool:
-        """Called once, lock held, by the terminal move; True if :meth:`_notify` must follow."""
+        ``result`` is the job's return value (the outcome may not keep it).
+        """
         return False
 
     def _notify(self) -> None:
         """Called once, without the lock, when :meth:`_settle` returned True."""
-
-
-# The Condition every already-settled JobFuture shares. A settled future's
-# state never changes again, so nobody ever waits on it; it is only acquired
-# (by result(), wait(), add_done_callback()) and an RLock allows that.
-_SETTLED = threading.Condition()
 
 
 class JobFuture(Entry, Future[Any]):
@@ -224,11 +204,8 @@ class JobFuture(Entry, Future[Any]):
         self.status = None
         self.queued_at = 0.0
         self.started_at = None
-        self.finished_at = None
         self.worker_id = None
-        self.value = None
-        self.error = None
-        self._outcome = None
+        self.outcome = None
         self._state = PENDING
         self._result: Any = None
         self._exception: BaseException | None = None
@@ -243,8 +220,10 @@ class JobFuture(Entry, Future[Any]):
                 if cond is None:
                     self._waiters = []
                     self._done_callbacks: list[Callable[[Future[Any]], object]] = []
-                    cond = _SETTLED if self._state != PENDING else threading.Condition()
-                    self._cond = cond
+                    # One per future, even a settled one: concurrent.futures.wait
+                    # takes the Conditions of many futures in id order, which is
+                    # deadlock-free only if no two futures share one.
+                    self._cond = cond = threading.Condition()
         return cond
 
     def __getattr__(self, name: str) -> Any:
@@ -268,19 +247,18 @@ class JobFuture(Entry, Future[Any]):
         """True while a worker runs the job."""
         return self.status is _RUNNING
 
-    def _settle(self) -> bool:
-        status = self.status
+    def _settle(self, outcome: Outcome, result: Any) -> bool:
+        status = outcome.status
         if status is _SUCCEEDED:
-            self._result = self.value
+            self._result = result
             state = FINISHED
-        elif status is _CANCELED and self.started_at is None:
+        elif status is _CANCELED and outcome.started_at is None:
             state = CANCELLED_AND_NOTIFIED
         elif status is _ABANDONED:
-            ran_for = (self.finished_at or 0.0) - (self.started_at or 0.0)
-            self._exception = Abandoned(self.job_id, self.worker_id, ran_for)
+            self._exception = Abandoned(self.job_id, outcome.worker_id, outcome.ran_for or 0.0)
             state = FINISHED
         else:
-            self._exception = self.error
+            self._exception = outcome.error
             state = FINISHED
         if self._cond is None:  # nobody waits, nothing to call back
             self._state = state
@@ -301,6 +279,17 @@ class JobFuture(Entry, Future[Any]):
             self._condition.notify_all()
         self._invoke_callbacks()
 
+    def _invoke_callbacks(self) -> None:
+        # Run in the thread that ended the job: a worker, or a shutdown sweep
+        # with more futures to wake. A callback's exception, even SystemExit,
+        # must stop neither (Future's own catches only Exception).
+        for callback in self._done_callbacks:
+            try:
+                callback(self)
+            except BaseException:
+                log.exception("done callback %r of job %s raised", callback, self.job_id,
+                              extra={"job_id": self.job_id, "worker_id": self.worker_id})
+
     def __repr__(self) -> str:
         status = self.status.value if self.status is not None else "submitting"
         return f"<JobFuture job={self.job_id!r} {status}>"
@@ -309,17 +298,21 @@ class JobFuture(Entry, Future[Any]):
 class Ledger:
     """The accounting of one pool: every accepted job's line, the counters, the outcomes.
 
-    ``keep`` bounds the outcomes and errors kept; ``trace`` reads the
-    jobs' times from it (:meth:`job_times`); ``lock`` (default: a new one) guards it all.
+    ``keep`` bounds the outcomes and errors kept (with their results unless
+    ``keep_results`` is False); ``trace`` reads the jobs' times from it
+    (:meth:`job_times`); ``lock`` (default: a new one) guards it all.
     ``discard``, if set by the engine, takes a cancelled job out of the
     engine's queue (called with the lock held).
     """
 
     __slots__ = ("_during", "_ended", "_errors", "_inflight", "_outcomes", "_queued", "_refusal",
-                 "_running", "closed", "discard", "lock", "report", "trace")
+                 "_running", "closed", "discard", "keep_results", "lock", "report", "trace")
 
-    def __init__(self, *, keep: int, trace: Trace, lock: threading.Lock | None = None) -> None:
+    def __init__(self, *, keep: int, trace: Trace, lock: threading.Lock | None = None,
+                 keep_results: bool = True) -> None:
         self.lock = lock if lock is not None else threading.Lock()
+        self.keep_results = keep_results
+        """False: kept outcomes drop the jobs' return values (futures still have them)."""
         self.trace = trace
         trace.follow(self.job_times)  # the trace reads job times from here
         self.closed = False
@@ -331,9 +324,9 @@ class Ledger:
         self._queued = 0
         self._running = 0
         self._ended = dict.fromkeys(_TERMINAL, 0)
-        self._outcomes: deque[Entry] = deque(maxlen=keep)  # ended lines, kept for outcomes
-        self._errors: deque[Entry] = deque(maxlen=keep)
-        self._during: list[Entry] = []  # lines ended after intake stopped
+        self._outcomes: deque[Outcome] = deque(maxlen=keep)
+        self._errors: deque[Outcome] = deque(maxlen=keep)
+        self._during: list[Outcome] = []  # outcomes recorded after intake stopped
 
     # -- intake (lock held) -------------------------------------------------
 
@@ -345,12 +338,20 @@ class Ledger:
         """
         job_id = entry.job_id
         if self.closed:
-            if self._refusal is not None:
-                raise type(self._refusal)(*self._refusal.args)
-            raise PoolClosed(f"pool is shutting down: job {job_id!r} not accepted")
+            raise self.refusal(job_id)
         if job_id in self._inflight:
             raise ValueError(f"job id {job_id!r} is already queued or running")
         self._inflight[job_id] = entry
+
+    def refusal(self, job_id: str) -> Exception:
+        """The error a submit of ``job_id`` gets once intake has stopped.
+
+        ``PoolClosed``, or, for a broken pool, an error like the one it was
+        closed with (see :meth:`close`).
+        """
+        if self._refusal is not None:
+            return type(self._refusal)(*self._refusal.args)  # type: ignore[return-value]
+        return PoolClosed(f"pool is shutting down: job {job_id!r} not accepted")
 
     def accept(self, entry: Entry) -> None:
         """Lock held: the job is in the pool (QUEUED). From here it is counted.
@@ -369,7 +370,7 @@ class Ledger:
 
         Safe to repeat, and to call for a job whose reserve() failed.
         """
-        if entry.status is None or (entry.status is _CANCELED and entry.finished_at is None):
+        if entry.status is None or (entry.status is _CANCELED and entry.outcome is None):
             entry.status = _CANCELED  # dead first: a worker that still finds it skips it
             if self._inflight.get(entry.job_id) is entry:
                 del self._inflight[entry.job_id]
@@ -414,37 +415,46 @@ class Ledger:
         Returns the function that wakes the job's future, to be called once
         the lock is released, or ``None`` if nobody needs waking.
         """
+        outcome = Outcome(entry.job_id, entry.worker_id, status,
+                          result if self.keep_results else None, error, entry.queued_at,
+                          started_at, finished_at)
+        return self.record_outcome(entry, outcome, result)
+
+    def record_outcome(self, entry: Entry, outcome: Outcome,
+                       result: Any = None) -> Callable[[], None] | None:
+        """Lock held: :meth:`record`, with the outcome already made (outside the lock).
+
+        ``result`` is the job's return value for its future: the outcome
+        keeps it only if the ledger keeps results.
+        """
         state = entry.status
         if state is _RUNNING:
             self._running -= 1
         elif state is _QUEUED:
             self._queued -= 1
         else:  # abandoned by shutdown, and now back
-            self._late(entry, status, finished_at)
+            self._late(entry, outcome)
             return None
+        status = outcome.status
         self._ended[status] += 1
         entry.status = status
-        entry.value = result
-        entry.error = error
-        entry.started_at = started_at
-        entry.finished_at = finished_at  # last: a line with finished_at is complete
-        entry.job = entry.context = None  # a kept line pins no payload, no contextvars
+        entry.outcome = outcome
+        entry.job = entry.context = None  # an ended line pins no payload, no contextvars
         del self._inflight[entry.job_id]
-        self._outcomes.append(entry)
+        self._outcomes.append(outcome)
         if status is _FAILED:
-            self._errors.append(entry)
+            self._errors.append(outcome)
         if self.closed:
-            self._during.append(entry)
-        return entry._notify if entry._settle() else None
+            self._during.append(outcome)
+        return entry._notify if entry._settle(outcome, result) else None
 
     def record_pending(self, pending: list[tuple[Any, ...]]) -> Callable[[], None] | None:
-        """Lock held: :meth:`record` the one ``(entry, status, result, error, started_at,
-        finished_at)`` in ``pending``, if any.
+        """Lock held: :meth:`record` the one ``(entry, outcome, result)`` in ``pending``, if any.
 
         For a worker that keeps the job it just ran until it next takes the
         lock, to record it then, in the same step as taking its next job.
         """
-        return self.record(*pending.pop()) if pending else None
+        return self.record_outcome(*pending.pop()) if pending else None
 
     def cancel_queued(self, entry: Entry) -> bool:
         """End a QUEUED job CANCELED, unrun, and take it out of the engine's queue.
@@ -456,18 +466,18 @@ class Ledger:
                 return False
             if self.discard is not None:
                 self.discard(entry)
-            notify = self.record(entry, _CANCELED, None,
-                                 Canceled("future cancelled: job never ran"), None,
-                                 time.monotonic())
+            notify = self.record_outcome(entry, _unrun(entry, _CANCELED, Canceled(
+                "future cancelled: job never ran"), time.monotonic()))
         if notify is not None:
             notify()
         return True
 
-    def _late(self, entry: Entry, status: Status, finished_at: float) -> None:
-        self.trace.record(ev.LATE, entry.worker_id, entry.job_id, status, at=finished_at)
+    def _late(self, entry: Entry, outcome: Outcome) -> None:
+        self.trace.record(ev.LATE, outcome.worker_id, entry.job_id, outcome.status,
+                          at=outcome.finished_at)
         log.warning("job %s finished %s on worker %s after shutdown abandoned it",
-                    entry.job_id, status.value, entry.worker_id,
-                    extra={"job_id": entry.job_id, "worker_id": entry.worker_id})
+                    entry.job_id, outcome.status.value, outcome.worker_id,
+                    extra={"job_id": entry.job_id, "worker_id": outcome.worker_id})
 
     # -- shutdown -----------------------------------------------------------
 
@@ -499,10 +509,12 @@ class Ledger:
             entries = [e for e in self._inflight.values() if e.status is state]
             for entry in entries:
                 if state is _QUEUED:
-                    notify = self.record(entry, status, None,
-                                         error or Canceled(f"{why}: job never ran"), None, now)
+                    outcome = _unrun(entry, status, error or Canceled(f"{why}: job never ran"),
+                                     now)
                 else:
-                    notify = self.record(entry, status, None, None, entry.started_at, now)
+                    outcome = Outcome(entry.job_id, entry.worker_id, status, None, None,
+                                      entry.queued_at, entry.started_at, now)
+                notify = self.record_outcome(entry, outcome)
                 if notify is not None:
                     woken.append(notify)
         for notify in woken:
@@ -512,13 +524,13 @@ class Ledger:
     def finish(self, clean: bool, elapsed: float) -> ShutdownReport:
         """Lock held: the shutdown report (made once; later calls return the same)."""
         if self.report is None:
-            during = [e.outcome for e in self._during]
+            during = self._during
             self.report = ShutdownReport(
                 clean=clean,
                 elapsed=elapsed,
-                drained=tuple(o for o in during if o and o.status not in (_CANCELED, _ABANDONED)),
-                canceled=tuple(o for o in during if o and o.status is _CANCELED),
-                abandoned=tuple(o for o in during if o and o.status is _ABANDONED),
+                drained=tuple(o for o in during if o.status not in (_CANCELED, _ABANDONED)),
+                canceled=tuple(o for o in during if o.status is _CANCELED),
+                abandoned=tuple(o for o in during if o.status is _ABANDONED),
                 stats=self.snapshot(),
             )
         return self.report
@@ -542,15 +554,13 @@ class Ledger:
     def outcomes(self) -> list[Outcome]:
         """The last ``keep`` outcomes, oldest first."""
         with self.lock:
-            ended = list(self._outcomes)
-        return [e.outcome for e in ended]  # type: ignore[misc]  # ended lines have one
+            return list(self._outcomes)
 
     @property
     def errors(self) -> list[Outcome]:
         """The last ``keep`` FAILED outcomes, oldest first."""
         with self.lock:
-            failed = list(self._errors)
-        return [e.outcome for e in failed]  # type: ignore[misc]
+            return list(self._errors)
 
     def job_times(self) -> list[JobTimes]:
         """Every kept and in-flight job's times, for the trace (see ``Trace.follow``).
@@ -559,16 +569,25 @@ class Ledger:
         queued or running now. Takes the lock for a copy.
         """
         with self.lock:
-            lines = [*self._outcomes, *(e for e in self._inflight.values()
-                                        if e.status in (_QUEUED, _RUNNING))]
-        return [(e.job_id, e.worker_id, e.status, e.queued_at, e.started_at,  # type: ignore[misc]
-                 e.finished_at) for e in lines]  # (status is set on these lines)
+            ended = list(self._outcomes)
+            live = [(e.job_id, e.worker_id, e.status, e.queued_at, e.started_at, None)
+                    for e in self._inflight.values() if e.status in (_QUEUED, _RUNNING)]
+        times: list[JobTimes] = [
+            (o.job_id, o.worker_id, o.status, o.queued_at, o.started_at, o.finished_at)
+            for o in ended]
+        times.extend(live)  # (status is set on these lines)
+        return times
 
     def running(self) -> list[Entry]:
         """The lines of the jobs running now, in start order."""
         with self.lock:
             found = [e for e in self._inflight.values() if e.status is _RUNNING]
         return sorted(found, key=lambda e: e.started_at or 0.0)
+
+
+def _unrun(entry: Entry, status: Status, error: BaseException, now: float) -> Outcome:
+    """The outcome of a job that ends without running."""
+    return Outcome(entry.job_id, entry.worker_id, status, None, error, entry.queued_at, None, now)
 
 
 def forget_frames(error: BaseException | None) -> None:

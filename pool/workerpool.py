@@ -61,13 +61,16 @@ class WorkerPool:
     """A fixed set of worker threads running ``process(job)`` for each submitted job.
 
     ``WorkerPool(process, workers=4, *, buffer=100, keep=10_000,
-    exit_timeout=5.0, initializer=None, initargs=())`` starts ``workers``
+    exit_timeout=5.0, initializer=None, initargs=(), keep_results=True)``
+    starts ``workers``
     daemon threads at once, before any job arrives; each first calls
     ``initializer(*initargs)`` if given (if one raises, the pool is broken:
     queued jobs fail and submits raise ``BrokenThreadPool``). ``buffer`` jobs
     may wait (0: every submit waits for a free worker; ``None``: unbounded,
     no backpressure). The pool keeps the last ``keep`` outcomes and a trace
-    of about as many jobs. Use it as a context manager, or call
+    of about as many jobs; with ``keep_results=False`` the kept outcomes
+    drop the jobs' return values (each future still has its own), so big
+    or many results are not held. Use it as a context manager, or call
     :meth:`shutdown`; at interpreter exit a pool not shut down is shut down
     with ``timeout=exit_timeout``. Raises ``TypeError``/``ValueError`` for
     bad arguments.
@@ -83,12 +86,15 @@ class WorkerPool:
         exit_timeout: float = 5.0,
         initializer: Callable[..., object] | None = None,
         initargs: Iterable[Any] = (),
+        keep_results: bool = True,
         _thread_name: Callable[[int], str] | None = None,
     ) -> None:
         self._process = check_callable(process, "process")
         self._workers = check_int(workers, "workers", minimum=1)
         capacity = _UNBOUNDED if buffer is None else check_int(buffer, "buffer", minimum=0)
         check_int(keep, "keep", minimum=0)
+        if not isinstance(keep_results, bool):
+            raise TypeError(f"keep_results must be a bool, got {type_name(keep_results)}")
         self.exit_timeout = check_seconds(exit_timeout, "exit_timeout")
         """How long interpreter exit waits for this pool if it was not shut down."""
         if initializer is not None:
@@ -98,7 +104,8 @@ class WorkerPool:
         self._changed = threading.Condition(lock)
         self._ctx, self._cancel_ctx = _BACKGROUND.with_cancel()
         self._trace = Trace(maxlen=min(4 * keep + 4 * workers + 16, 10_000_000))
-        self._ledger = ledger = Ledger(keep=keep, trace=self._trace, lock=lock)
+        self._ledger = ledger = Ledger(keep=keep, trace=self._trace, lock=lock,
+                                       keep_results=keep_results)
         # The channel shares the ledger's lock, so a job enters the channel
         # and the ledger (or leaves both) in one step: one lock per job move.
         self._jobs: Channel[JobFuture] = Channel._sharing(capacity, lock)
@@ -162,7 +169,7 @@ class WorkerPool:
             sent = True
             return entry
         except ChannelClosed:
-            raise PoolClosed(f"pool is shutting down: job {job.id!r} not accepted") from None
+            raise ledger.refusal(job.id) from None
         finally:
             if waited or not sent:  # the slow path, or an error: settle the entry's fate
                 self._settle_submit(entry, sent)
@@ -420,6 +427,7 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
     start = functools.partial(ledger.start, worker_id)
     done: list[tuple[Any, ...]] = []  # the job just run and how it ended, until recorded
     record = functools.partial(ledger.record_pending, done)
+    keep_results = ledger.keep_results
     ledger.trace.record(ev.WORKER_START, worker_id)
     try:
         if _initialized(worker_id, ledger, jobs, init):
@@ -428,29 +436,31 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
                 if not ok:
                     return  # closed and drained
                 if entry is not None:
-                    done.append(_run(entry, worker_id, process, pool_ctx))
+                    done.append(_run(entry, worker_id, process, pool_ctx, keep_results))
                 del entry  # an idle worker holds nothing of its last job
     finally:
         if done:  # only if the receive itself failed
-            ledger.end(*done.pop())
+            with ledger.lock:
+                notify = ledger.record_pending(done)
+            if notify is not None:
+                notify()
         _local.ledger = _local.pool_ctx = None
         ledger.trace.record(ev.WORKER_EXIT, worker_id)
         wg.done()
 
 
-def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context
-         ) -> tuple[Entry, Status, Any, BaseException | None, float | None, float]:
+def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context,
+         keep_results: bool) -> tuple[Entry, Outcome, Any]:
     """Run one job, unless its context is already done.
 
-    Returns how it ended, as :meth:`Ledger.record` takes it: ``(entry,
-    status, result, error, started_at, finished_at)``, ``started_at`` being
-    ``None`` if it never ran.
+    Returns ``(entry, outcome, result)``, as :meth:`Ledger.record` takes them.
     """
     job = entry.job
-    assert job is not None  # a line loses its job only when it ends
+    assert job is not None  # a line lets go of its job only when it ends
     err = pool_ctx.err() if job.ctx is _BACKGROUND else (job.ctx.err() or pool_ctx.err())
     if err is not None:  # its deadline passed in the queue, or it was cancelled
-        return entry, context_status(err), None, err, None, time.monotonic()
+        return entry, Outcome(job.id, worker_id, context_status(err), None, err,
+                              entry.queued_at, None, time.monotonic()), None
     # The job sees a context that ends when its own or the pool's does.
     release = None
     if job.ctx is _BACKGROUND:
@@ -466,7 +476,8 @@ def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context
             release()
     if error is not None:
         forget_frames(error)  # a kept outcome must not pin the failing frames' locals
-    return entry, status, result, error, entry.started_at, time.monotonic()
+    return entry, Outcome(job.id, worker_id, status, result if keep_results else None, error,
+                          entry.queued_at, entry.started_at, time.monotonic()), result
 
 
 def _initialized(worker_id: int, ledger: Ledger, jobs: Channel[JobFuture],
