@@ -4,7 +4,8 @@ Stages: :class:`Job` (1), :func:`worker` (2), :func:`start_workers` (3),
 :func:`shutdown` (4); the primitives they stand on: :class:`Context`,
 :class:`Channel`, :class:`WaitGroup`; and all of it in one production
 object, :class:`WorkerPool`, whose ``submit`` returns a :class:`JobFuture`;
-:class:`Executor` is a ``concurrent.futures.Executor`` on it.
+:class:`Executor` is a ``concurrent.futures.Executor`` on it; :class:`ProcessPool`
+is the same contract on worker processes (CPU-bound work, hard timeouts).
 ``pool.timeline`` and ``pool.widgets`` (need matplotlib / ipywidgets) draw
 what a pool did; ``pool.checks`` checks the
 course's exercises.
@@ -18,6 +19,7 @@ from .dispatcher import start_workers
 from .executor import Executor, current_job_context
 from .job import Job, Outcome, Status
 from .ledger import Abandoned, JobFuture, PoolClosed, ShutdownReport, Stats
+from .processes import ProcessPool, WorkerDied
 from .shutdown import shutdown
 from .trace import Event, Span, Trace
 from .waitgroup import WaitGroup
@@ -42,12 +44,14 @@ __all__ = [
     "JobFuture",
     "Outcome",
     "PoolClosed",
+    "ProcessPool",
     "ShutdownReport",
     "Span",
     "Stats",
     "Status",
     "Trace",
     "WaitGroup",
+    "WorkerDied",
     "WorkerPool",
     "background",
     "current_job_context",

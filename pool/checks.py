@@ -1528,7 +1528,8 @@ def check_service(handle: Callable[..., Any], stop: Callable[..., Any]) -> bool:
         process = _Process(env, hold={"stuck"})
         p = make_pool(env, process, 1, 2)
         stuck = env.start(handle, p, Job("stuck"))
-        env.wait_until(lambda: "stuck" in process.started or stuck.finished, _PROMPT)
+        env.wait_until(lambda: "stuck" in process.started
+                       or (stuck.finished and not p.stats.submitted), _PROMPT)
         if "stuck" not in process.started:
             if stuck.error is not None:
                 raise _Fail(f"handle raised {_describe(stuck.error)} for job 'stuck' on an idle "
@@ -1540,6 +1541,12 @@ def check_service(handle: Callable[..., Any], stop: Callable[..., Any]) -> bool:
         if not p.stats.queued:
             raise _Fail("handle did not queue job 'waiting' behind a busy worker although the "
                         "pool had room: submit it (pool.try_submit(job)) and wait for its future")
+        for call, job_id in ((stuck, "stuck"), (waiting, "waiting")):
+            if call.finished:
+                what = ("returned" if call.error is None
+                        else f"raised {_describe(call.error)}")
+                raise _Fail(f"handle {what} before job {job_id!r} had ended: wait for the job's "
+                            "future (future.result()) before answering")
         # The pool's own stop: 'waiting' ends CANCELED unrun, 'stuck' ABANDONED.
         shutting = env.start(p.shutdown, timeout=0.1, grace=0.05)
         env.wait_until(lambda: shutting.finished and stuck.finished and waiting.finished,

@@ -40,7 +40,7 @@ from .context import Context
 from .job import Job
 from .ledger import JobFuture, ShutdownReport
 from .worker import _local
-from .workerpool import WorkerPool, _unstoppable
+from .workerpool import WorkerPool
 
 __all__ = ["Executor", "current_job_context"]
 
@@ -85,8 +85,8 @@ class Executor(futures.Executor):
 
     ``Executor(max_workers=None, thread_name_prefix="", initializer=None,
     initargs=(), *, buffer=100, keep=10_000, exit_timeout=5.0)``.
-    ``max_workers`` defaults to ``min(32, os.cpu_count() + 4)`` as in the
-    standard library. Workers start now. Raises ``TypeError``/``ValueError``
+    ``max_workers`` defaults to ``min(32, CPUs this process may use + 4)``
+    as in the standard library. Workers start now. Raises ``TypeError``/``ValueError``
     for bad arguments, naming them.
     """
 
@@ -102,7 +102,9 @@ class Executor(futures.Executor):
         exit_timeout: float = 5.0,
     ) -> None:
         if max_workers is None:
-            max_workers = min(32, (os.cpu_count() or 1) + 4)
+            # the CPUs this process may use (3.13+), as the standard library counts them
+            cpus = getattr(os, "process_cpu_count", os.cpu_count)()
+            max_workers = min(32, (cpus or 1) + 4)
         else:
             if isinstance(max_workers, bool) or not isinstance(max_workers, int):
                 raise TypeError(f"max_workers must be an int, got {type_name(max_workers)}")
@@ -192,6 +194,8 @@ class Executor(futures.Executor):
         already submitted still run. Raises ``RuntimeError`` when called
         with ``wait=True`` from one of this executor's own calls.
         """
+        # Stricter than the standard library, which takes any value for its truth:
+        # a bad argument type is a TypeError naming it, as everywhere in pool.
         if not isinstance(wait, bool):
             raise TypeError(f"wait must be a bool, got {type_name(wait)}")
         if not isinstance(cancel_futures, bool):
@@ -201,7 +205,7 @@ class Executor(futures.Executor):
         if wait:
             self._pool.shutdown(timeout, drain=not cancel_futures, grace=grace)
         else:
-            _unstoppable(self._pool._stop_intake, not cancel_futures)
+            self._pool._stop_intake(drain=not cancel_futures)
 
     @property
     def report(self) -> ShutdownReport | None:

@@ -15,7 +15,7 @@ bytes to work on, and its own context so it can carry a deadline.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ._validate import type_name
@@ -56,20 +56,28 @@ class Job:
     def with_ctx(self, ctx: Context) -> Job:
         """Return a copy of this job carrying ``ctx``, of the same class.
 
-        A subclass's extra fields are copied too (by ``dataclasses.replace``,
-        which runs its ``__init__`` again). Raises ``TypeError`` for a
+        A subclass's extra fields and attributes are copied too (a shallow
+        copy; its ``__init__`` is not run again). Raises ``TypeError`` for a
         non-Context.
         """
-        if type(self) is not Job:
-            return replace(self, ctx=ctx)
-        # The common case, once per job in a pool: set the three fields the
-        # way the generated __init__ does, without validating again the id
-        # and payload that were validated when this job was made.
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx must be a pool.Context, got {type_name(ctx)}")
-        copy = object.__new__(Job)
-        object.__setattr__(copy, "id", self.id)
-        object.__setattr__(copy, "payload", self.payload)
+        # Set the fields the way a frozen dataclass's own __init__ does, on a
+        # new object, without running __init__ again: the fields were checked
+        # when this job was made, and a subclass's __init__ may take other
+        # arguments (or have side effects) than its fields.
+        copy = object.__new__(type(self))
+        if type(self) is Job:  # the common case, once per job in a pool
+            object.__setattr__(copy, "id", self.id)
+            object.__setattr__(copy, "payload", self.payload)
+        else:  # a subclass: every slot and instance attribute, whatever declared it
+            for cls in type(self).__mro__:
+                slots = cls.__dict__.get("__slots__", ())
+                for name in (slots,) if isinstance(slots, str) else slots:
+                    if name not in ("__dict__", "__weakref__") and hasattr(self, name):
+                        object.__setattr__(copy, name, getattr(self, name))
+            if hasattr(self, "__dict__"):
+                copy.__dict__.update(self.__dict__)
         object.__setattr__(copy, "ctx", ctx)
         return copy
 

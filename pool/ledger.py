@@ -594,13 +594,22 @@ def forget_frames(error: BaseException | None) -> None:
     """Drop the locals of the frames in ``error``'s traceback (and its chain).
 
     The traceback still prints (file, line, code); what the failing frames
-    held (a job's payload, a big buffer) is released. Frames still running
-    are left alone.
+    held (a job's payload, a big buffer) is released. So are the locals of
+    the frames that called them and have returned since: a frame that
+    outlives its call keeps its caller's frame, locals and all. Frames still
+    running are left alone.
     """
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if error.__traceback__ is not None:
-            traceback.clear_frames(error.__traceback__)
+        tb = error.__traceback__
+        if tb is not None:
+            traceback.clear_frames(tb)
+            caller = tb.tb_frame.f_back
+            while caller is not None:
+                try:
+                    caller.clear()
+                except RuntimeError:  # still running, and so are its callers
+                    break
+                caller = caller.f_back
         error = error.__cause__ or error.__context__
-

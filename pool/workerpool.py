@@ -101,7 +101,6 @@ class WorkerPool:
             check_callable(initializer, "initializer")
         initargs = tuple(initargs)
         self._lock = lock = threading.Lock()
-        self._changed = threading.Condition(lock)
         self._ctx, self._cancel_ctx = _BACKGROUND.with_cancel()
         self._trace = Trace(maxlen=min(4 * keep + 4 * workers + 16, 10_000_000))
         self._ledger = ledger = Ledger(keep=keep, trace=self._trace, lock=lock,
@@ -111,8 +110,10 @@ class WorkerPool:
         self._jobs: Channel[JobFuture] = Channel._sharing(capacity, lock)
         ledger.discard = self._jobs._discard  # future.cancel() frees the job's place
         self._wg = WaitGroup()
-        self._waiting: set[JobFuture] = set()  # jobs whose submitters wait for room
         self._forked = False  # set in a child process after os.fork()
+        # What shutdown needs, without the pool object: so that a pool dropped
+        # unshut can still be shut down at interpreter exit.
+        self._parts = _Parts(ledger, self._jobs, self._wg, self._ctx, self._cancel_ctx)
         name = _thread_name or (lambda worker_id: f"pool-worker-{worker_id}")
         self._threads: list[threading.Thread] = []
         for worker_id in range(1, workers + 1):
@@ -164,7 +165,6 @@ class WorkerPool:
                 if timeout == 0:
                     raise TimeoutError(f"pool buffer full: job {job.id!r} not queued")
                 waited = True
-                self._waiting.add(entry)
             self._jobs.send(entry, timeout)
             sent = True
             return entry
@@ -176,18 +176,17 @@ class WorkerPool:
 
     def _settle_submit(self, entry: JobFuture, sent: bool) -> None:
         # A submit that waited for room, or raised, ends here. Each step is
-        # safe to repeat, so an interrupt anywhere in submit leaves the job
-        # either accepted (and counted) or withdrawn (never run, not counted).
+        # safe to repeat, and the job is in the channel only if it was sent:
+        # there a worker (or shutdown) accepts it if this does not get to.
+        # So an interrupt anywhere in submit leaves the job either accepted
+        # (and counted) or withdrawn (never run, not counted).
         with self._lock:
-            self._waiting.discard(entry)
             if sent:
                 self._ledger.accept(entry)  # unless a worker took it and accepted it first
             else:
                 # Not taken (closed, timed out, interrupted). If an interrupt
                 # raced the hand-off, a worker that finds it withdrawn skips it.
                 self._ledger.withdraw(entry)
-            if self._ledger.closed and not self._waiting:
-                self._changed.notify_all()
 
     def try_submit(self, job: Job) -> JobFuture | None:
         """Queue ``job`` only if that needs no waiting; return its future, or ``None``.
@@ -226,9 +225,7 @@ class WorkerPool:
         Queued jobs then end ``CANCELED`` without running. Does not stop
         intake (see :meth:`shutdown`). Idempotent, never blocks.
         """
-        if not self._ctx.done():
-            self._cancel_ctx()
-            self._trace.record(ev.CANCEL)
+        self._parts.cancel()
 
     def shutdown(
         self, timeout: float | None = None, *, drain: bool = True, grace: float = 0.1
@@ -263,55 +260,12 @@ class WorkerPool:
                                "for itself; call cancel(), or shut down from outside the pool")
         if self._ledger.report is not None:
             return self._ledger.report
-        start = time.monotonic()
-        return _unstoppable(self._shut_down, start, timeout, drain, grace)
+        return _unstoppable(_shut_down, self._parts, time.monotonic(), timeout, drain, grace)
 
-    def _shut_down(self, start: float, timeout: float | None, drain: bool,
-                   grace: float) -> ShutdownReport:
-        # Every step is safe to repeat, so a call that follows an interrupted
-        # one (or runs beside another) simply does them again.
-        ledger, trace = self._ledger, self._trace
-        self._stop_intake(drain, start, timeout)
-        clean = self._wg.wait(timeout)
-        if not clean:
-            trace.record(ev.SHUTDOWN_DEADLINE)
-            self.cancel()
-            self._wg.wait(grace)
-        if ledger.report is not None:  # another thread's call finished first
-            return ledger.report
-        ledger.end_all(_QUEUED, Status.CANCELED, "shutdown")
-        ledger.end_all(_RUNNING, Status.ABANDONED, "shutdown")
-        with self._lock:
-            report = ledger.finish(clean, time.monotonic() - start)
-        # Nothing is left to run: release the pool context's children. Not
-        # traced as a cancel, since nobody was cancelled.
-        self._cancel_ctx()
-        trace.record(ev.SHUTDOWN_DONE)
-        for o in report.abandoned:
-            log.warning("job %s abandoned on worker %s after %.3f s", o.job_id, o.worker_id,
-                        o.ran_for or 0.0, extra={"job_id": o.job_id, "worker_id": o.worker_id})
-        return report
-
-    def _stop_intake(self, drain: bool, start: float | None = None,
-                     timeout: float | None = None) -> None:
-        # The non-waiting half of shutdown (Executor.shutdown(wait=False) is
-        # only this, run through _unstoppable): safe to repeat.
-        if self._forked:
-            return
-        if start is None:
-            start = time.monotonic()
-        with self._lock:
-            if self._ledger.close():
-                deadline = None if timeout is None else start + timeout - self._trace.origin
-                self._trace.record(ev.SHUTDOWN_REQUESTED, at=start, detail=deadline)
-        # Closing wakes parked submitters: they withdraw and raise PoolClosed.
-        with contextlib.suppress(ChannelClosed):
-            self._jobs.close()
-        with self._lock:
-            while self._waiting:  # bounded: a closed channel never blocks
-                self._changed.wait()
-        if not drain:
-            self._ledger.end_all(_QUEUED, Status.CANCELED, "shutdown(drain=False)")
+    def _stop_intake(self, drain: bool) -> None:
+        # The non-waiting half of shutdown: Executor.shutdown(wait=False).
+        if not self._forked:
+            _unstoppable(_stop_intake, self._parts, drain, time.monotonic(), None)
 
     # -- reading -----------------------------------------------------------
 
@@ -378,6 +332,80 @@ class WorkerPool:
         return f"<WorkerPool {state} workers={self._workers} buffer={buffer}>"
 
 
+class _Parts:
+    """What a pool's shutdown needs, and nothing that holds the pool object."""
+
+    __slots__ = ("cancel_ctx", "ctx", "jobs", "ledger", "wg")
+
+    def __init__(self, ledger: Ledger, jobs: Channel[JobFuture], wg: WaitGroup, ctx: Context,
+                 cancel_ctx: Callable[[], None]) -> None:
+        self.ledger = ledger
+        self.jobs = jobs
+        self.wg = wg
+        self.ctx = ctx
+        self.cancel_ctx = cancel_ctx
+
+    def cancel(self) -> None:
+        if not self.ctx.done():
+            self.cancel_ctx()
+            self.ledger.trace.record(ev.CANCEL)
+
+
+def _shut_down(parts: _Parts, start: float, timeout: float | None, drain: bool,
+               grace: float) -> ShutdownReport:
+    """The steps of :meth:`WorkerPool.shutdown`, each safe to repeat.
+
+    A call that follows an interrupted one, or runs beside another, simply
+    does them again.
+    """
+    ledger, trace = parts.ledger, parts.ledger.trace
+    _stop_intake(parts, drain, start, timeout)
+    clean = parts.wg.wait(timeout)
+    if not clean:
+        trace.record(ev.SHUTDOWN_DEADLINE)
+        parts.cancel()
+        parts.wg.wait(grace)
+    if ledger.report is not None:  # another thread's call finished first
+        return ledger.report
+    _accept_sent(parts)
+    ledger.end_all(_QUEUED, Status.CANCELED, "shutdown")
+    ledger.end_all(_RUNNING, Status.ABANDONED, "shutdown")
+    with ledger.lock:
+        report = ledger.finish(clean, time.monotonic() - start)
+    # Nothing is left to run: release the pool context's children. Not
+    # traced as a cancel, since nobody was cancelled.
+    parts.cancel_ctx()
+    trace.record(ev.SHUTDOWN_DONE)
+    for o in report.abandoned:
+        log.warning("job %s abandoned on worker %s after %.3f s", o.job_id, o.worker_id,
+                    o.ran_for or 0.0, extra={"job_id": o.job_id, "worker_id": o.worker_id})
+    return report
+
+
+def _stop_intake(parts: _Parts, drain: bool, start: float, timeout: float | None) -> None:
+    """Stop intake and close the channel; with ``drain=False`` cancel the queued jobs."""
+    ledger, trace = parts.ledger, parts.ledger.trace
+    with ledger.lock:
+        if ledger.close():
+            deadline = None if timeout is None else start + timeout - trace.origin
+            trace.record(ev.SHUTDOWN_REQUESTED, at=start, detail=deadline)
+    # Closing wakes parked submitters: they withdraw and raise PoolClosed.
+    with contextlib.suppress(ChannelClosed):
+        parts.jobs.close()
+    if not drain:
+        _accept_sent(parts)
+        ledger.end_all(_QUEUED, Status.CANCELED, "shutdown(drain=False)")
+
+
+def _accept_sent(parts: _Parts) -> None:
+    # A job a waiting submitter got into the channel is in the pool, even if
+    # that submitter has not yet said so (or never will: interrupted): accept
+    # it here, so that a sweep that follows accounts for it.
+    with parts.ledger.lock:
+        for entry in parts.jobs._buffer:
+            parts.ledger.accept(entry)
+
+
 def _unstoppable(steps: Callable[..., T], *args: Any) -> T:
     """Run ``steps(*args)`` in a thread of its own and wait for it.
 
@@ -436,7 +464,12 @@ def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGrou
                 if not ok:
                     return  # closed and drained
                 if entry is not None:
-                    done.append(_run(entry, worker_id, process, pool_ctx, keep_results))
+                    ran = _run(entry, worker_id, process, pool_ctx, keep_results)
+                    if ran[1].error is not None:
+                        # Now that _run has returned, its frame can be cleared too.
+                        forget_frames(ran[1].error)
+                    done.append(ran)
+                    del ran
                 del entry  # an idle worker holds nothing of its last job
     finally:
         if done:  # only if the receive itself failed
@@ -474,8 +507,6 @@ def _run(entry: Entry, worker_id: int, process: Process, pool_ctx: Context,
     finally:
         if release is not None:
             release()
-    if error is not None:
-        forget_frames(error)  # a kept outcome must not pin the failing frames' locals
     return entry, Outcome(job.id, worker_id, status, result if keep_results else None, error,
                           entry.queued_at, entry.started_at, time.monotonic()), result
 
@@ -529,59 +560,51 @@ def _track(pool: WorkerPool) -> None:
                 os.register_at_fork(after_in_child=_after_fork_in_child)
         _live.add(pool)
     # Dropped without shutdown: close intake so the workers drain and exit.
-    weakref.finalize(pool, _dropped, pool._ledger, pool._jobs, pool._wg, pool.exit_timeout)
+    weakref.finalize(pool, _dropped, pool._parts, pool.exit_timeout)
 
 
-# Dropped pools whose workers are still draining: (ledger, wg, exit_timeout).
-_draining: set[tuple[Ledger, WaitGroup, float]] = set()
+# Dropped pools whose workers may still be draining, with their exit_timeout.
+_draining: dict[_Parts, float] = {}
 
 
-def _dropped(ledger: Ledger, jobs: Channel[JobFuture], wg: WaitGroup,
-             exit_timeout: float) -> None:
+def _dropped(parts: _Parts, exit_timeout: float) -> None:
     # Called by the garbage collector, which may run inside any thread's
     # critical section, even one holding this ledger's lock: so take no lock
     # here, and let a short-lived thread close the intake and see the
-    # workers out, so that interpreter exit can wait for them too.
-    if ledger.report is not None:  # shut down already: every job is accounted for
+    # workers out. Until they are out, interpreter exit shuts the parts down.
+    if parts.ledger.report is not None:  # shut down already: every job is accounted for
         return
-    token = (ledger, wg, exit_timeout)
 
     def close_and_wait() -> None:
-        with ledger.lock:
-            ledger.close()
-        with contextlib.suppress(ChannelClosed):
-            jobs.close()
-        wg.wait()
-        _draining.discard(token)
+        _stop_intake(parts, True, time.monotonic(), None)
+        parts.wg.wait()
+        _draining.pop(parts, None)
 
-    _draining.add(token)
-    try:
+    _draining[parts] = exit_timeout
+    with contextlib.suppress(RuntimeError):  # at interpreter exit: _at_exit sees it
         threading.Thread(target=close_and_wait, name="pool-dropped", daemon=True).start()
-    except RuntimeError:  # interpreter shutdown: _at_exit has run already
-        _draining.discard(token)
 
 
 def _at_exit() -> None:
     # Every pool gets its exit_timeout counted from the same moment, so
-    # several pools do not add up their bounds.
+    # several pools do not add up their bounds. A dropped pool is shut down
+    # as a live one is: its accepted jobs are not silently lost.
     began = time.monotonic()
     quiet = {"job_id": None, "worker_id": None}
-    for pool in list(_live):
-        if pool.report is not None or pool._forked:
+    pending = [(pool._parts, pool.exit_timeout, repr(pool)) for pool in list(_live)
+               if not pool._forked]
+    pending += [(parts, t, "a dropped pool") for parts, t in list(_draining.items())]
+    for parts, exit_timeout, name in pending:
+        if parts.ledger.report is not None:
             continue
-        left = max(0.0, pool.exit_timeout - (time.monotonic() - began))
+        left = max(0.0, exit_timeout - (time.monotonic() - began))
         try:
-            report = pool.shutdown(timeout=left)
+            report = _shut_down(parts, time.monotonic(), left, True, 0.1)
         except Exception:  # one pool's failure must not cost the others their drain
-            log.exception("at exit, shutting down %r failed", pool, extra=quiet)
+            log.exception("at exit, shutting down %s failed", name, extra=quiet)
             continue
         if not report.clean:
-            log.warning("at exit, %r: %s", pool, report, extra=quiet)
-    for ledger, wg, exit_timeout in list(_draining):
-        left = max(0.0, exit_timeout - (time.monotonic() - began))
-        if not wg.wait(left):
-            running = ", ".join(repr(e.job_id) for e in ledger.running())
-            log.warning("at exit, a dropped pool's jobs still running: %s", running, extra=quiet)
+            log.warning("at exit, %s: %s", name, report, extra=quiet)
 
 
 def _after_fork_in_child() -> None:

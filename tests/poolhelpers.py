@@ -137,7 +137,7 @@ def by_id(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
 
 def parked_submits(pool: WorkerPool) -> int:
     """How many submits wait for room in ``pool`` (not yet accepted, so not in its stats)."""
-    return len(pool._waiting)
+    return len(pool._jobs._senders)
 
 
 def stats_sum_holds(pool: WorkerPool) -> bool:

@@ -8,7 +8,8 @@ jobs that succeed, fail (ValueError, SystemExit), hang ignoring their ctx,
 honour their ctx, or carry a deadline that passes while they wait; 1-4
 submitter threads using submit(timeout) and try_submit; shutdown after a
 random number of submits with random drain/timeout/grace; cancel() at a
-random moment.
+random moment. Each accepted job's future must agree with its outcome, and
+its done callback must run exactly once.
 
 LEDGER_EXAMPLES sets the number of examples (default 200).
 """
@@ -19,6 +20,8 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +31,9 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from poolhelpers import join_all, ledger_problems
+from poolhelpers import future_problems, join_all, ledger_problems
 
-from pool import Job, PoolClosed, WorkerPool, background
+from pool import Job, JobFuture, PoolClosed, WorkerPool, background
 
 EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "200"))
 SLACK = 0.25  # shutdown may overrun timeout + grace by this much on a busy 2-core box
@@ -124,6 +127,8 @@ class Run:
         self.accepted: list[str] = []
         self.rejected: list[str] = []
         self.failures: list[str] = []
+        self.futures: list[JobFuture] = []
+        self.callbacks: Counter[str] = Counter()  # job id -> done callbacks run
 
     def job(self, i: int) -> Job:
         kind = self.scenario.kinds[i]
@@ -139,21 +144,32 @@ class Run:
             with self.progress:
                 self.started += 1
                 self.progress.notify_all()
+            future: JobFuture | None
             try:
                 if how.use_try:
-                    ok = self.pool.try_submit(job)
+                    future = self.pool.try_submit(job)
                 else:
-                    self.pool.submit(job, timeout=how.timeout)
-                    ok = True
+                    future = self.pool.submit(job, timeout=how.timeout)
             except (PoolClosed, TimeoutError):
-                ok = False
+                future = None
             except BaseException as exc:
                 with self.progress:
                     self.failures.append(f"{job.id}: {exc!r}")
                 continue
             with self.progress:
-                (self.accepted if ok else self.rejected).append(job.id)
+                if future is None:
+                    self.rejected.append(job.id)
+                else:
+                    self.accepted.append(job.id)
+                    self.futures.append(future)
+            if future is not None:
+                future.add_done_callback(self.count_done)
             time.sleep(0)  # let the main thread in, so shutdown lands among the submits
+
+    def count_done(self, future: Future[Any]) -> None:
+        """Done callback: count how many times each job's future calls back."""
+        with self.progress:
+            self.callbacks[future.job_id] += 1  # type: ignore[attr-defined]
 
     def wait_for_submits(self, count: int) -> None:
         """Wait until ``count`` submits have started (bounded: submitters may be blocked)."""
@@ -211,6 +227,8 @@ def run_scenario(scenario: Scenario) -> list[str]:
             problems.append(f"workers still alive after release: {alive}")
         if pool.stats != report.stats:
             problems.append(f"late jobs changed the stats: {report.stats} -> {pool.stats}")
+        # Every callback has run by now: the workers that end jobs have exited.
+        problems += future_problems(run.futures, pool.outcomes, run.callbacks)
     finally:
         release.set()
         join_all(submitters, timeout=JOIN_BOUND)
