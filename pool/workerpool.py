@@ -170,9 +170,22 @@ class WorkerPool:
             return entry
         except ChannelClosed:
             raise ledger.refusal(job.id) from None
+        except TimeoutError:
+            raise TimeoutError(f"pool buffer full: job {job.id!r} not queued "
+                               f"within {timeout:g} s") from None
         finally:
+            # (No call on the next two lines: CPython checks for signals only at
+            # calls, function entries and backward jumps, so a real interrupt
+            # lands at the earliest inside the try.)
             if waited or not sent:  # the slow path, or an error: settle the entry's fate
-                self._settle_submit(entry, sent)
+                try:
+                    self._settle_submit(entry, sent)
+                except KeyboardInterrupt:
+                    # It stopped the settling itself (only the main thread gets
+                    # one): settle again, each step being safe to repeat, then
+                    # let it go on.
+                    self._settle_submit(entry, sent)
+                    raise
 
     def _settle_submit(self, entry: JobFuture, sent: bool) -> None:
         # A submit that waited for room, or raised, ends here. Each step is
