@@ -62,28 +62,32 @@ class Job:
         """
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx must be a pool.Context, got {type_name(ctx)}")
-        # Set the fields the way a frozen dataclass's own __init__ does, on a
-        # new object, without running __init__ again: the fields were checked
-        # when this job was made, and a subclass's __init__ may take other
-        # arguments (or have side effects) than its fields.
-        copy = object.__new__(type(self))
-        if type(self) is Job:  # the common case, once per job in a pool
-            object.__setattr__(copy, "id", self.id)
-            object.__setattr__(copy, "payload", self.payload)
-        else:  # a subclass: every slot and instance attribute, whatever declared it
-            for cls in type(self).__mro__:
-                slots = cls.__dict__.get("__slots__", ())
-                for name in (slots,) if isinstance(slots, str) else slots:
-                    if name not in ("__dict__", "__weakref__") and hasattr(self, name):
-                        object.__setattr__(copy, name, getattr(self, name))
-            if hasattr(self, "__dict__"):
-                copy.__dict__.update(self.__dict__)
-        object.__setattr__(copy, "ctx", ctx)
-        return copy
+        return _copy_with_ctx(self, ctx)
 
     def __repr__(self) -> str:
         size = len(self.payload)
         return f"Job(id={self.id!r}, payload=<{size} byte{'s' if size != 1 else ''}>)"
+
+
+def _copy_with_ctx(job: Job, ctx: Context) -> Job:
+    # Set the fields the way a frozen dataclass's own __init__ does, on a new
+    # object, without running __init__ again: the fields were checked when
+    # the job was made (a pool makes one such copy per job), and a subclass's
+    # __init__ may take other arguments, or have side effects.
+    copy = object.__new__(type(job))
+    if type(job) is Job:  # the common case
+        object.__setattr__(copy, "id", job.id)
+        object.__setattr__(copy, "payload", job.payload)
+    else:  # a subclass: every slot and instance attribute, whatever declared it
+        for cls in type(job).__mro__:
+            slots = cls.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name not in ("__dict__", "__weakref__") and hasattr(job, name):
+                    object.__setattr__(copy, name, getattr(job, name))
+        if hasattr(job, "__dict__"):
+            copy.__dict__.update(job.__dict__)
+    object.__setattr__(copy, "ctx", ctx)
+    return copy
 
 
 class Status(enum.Enum):

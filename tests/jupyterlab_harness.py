@@ -135,11 +135,35 @@ app.commands.execute('notebook:clear-all-cell-outputs')
   .finally(() => { run.done = true; });
 return true;
 """
+# "Run all" settles as soon as one cell fails, even a cell tagged raises-exception, and then
+# stops showing the later cells as queued although the kernel still runs them. So once it has
+# settled, the run is over when every code cell has run, or else (cells after an untagged
+# error are never run) when the kernel has stayed idle, with no further cell run, for
+# RUN_QUIET_MS.
+RUN_QUIET_MS = 2000
 JS_RUN_FINISHED = FIND + """
 const p = find(path);
 const run = window.__harnessRun;
 const kernel = p && p.sessionContext.session && p.sessionContext.session.kernel;
-return !!run && run.done && !!kernel && kernel.status === 'idle';
+if (!run || !run.done || !kernel || kernel.status !== 'idle') {
+  if (run) run.quietSince = null;
+  return false;
+}
+const cells = p.content.model.cells;
+let unrun = 0, ran = 0;
+for (let i = 0; i < cells.length; i++) {
+  const c = cells.get(i);
+  if (c.type !== 'code') continue;
+  if (c.executionCount == null) unrun++; else ran++;
+}
+if (unrun === 0) return true;
+const now = Date.now();
+if (run.quietSince == null || run.ran !== ran) {
+  run.quietSince = now;
+  run.ran = ran;
+  return false;
+}
+return now - run.quietSince >= """ + str(RUN_QUIET_MS) + """;
 """
 JS_STATE = FIND + """
 const p = find(path);

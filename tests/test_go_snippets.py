@@ -1,0 +1,130 @@
+"""The Go beside the Python is real Go: every ```go block in the notebooks' markdown is checked.
+
+- A complete program (it has a ``package`` clause) must pass ``go vet`` and
+  ``go build`` as a module declaring Go 1.19, the version the series quotes.
+- A fragment (a function or a few statements, shown for one idea, naming
+  types the prose defines elsewhere) cannot be compiled alone; it must at
+  least parse: each of its top-level pieces, as a declaration or a list of
+  statements (``gofmt -e``, which accepts such fragments).
+
+Without a ``go`` command these skip, with a message; with ``REQUIRE_GO=1``
+(set it in CI) a missing ``go`` is a failure instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+GO_BLOCK = re.compile(r"^```go[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+GO_MOD = "module snippet\n\ngo 1.19\n"
+BOUND = 180  # seconds: a first build compiles the standard library packages it needs
+
+
+@dataclass(frozen=True)
+class Snippet:
+    notebook: str
+    cell: int
+    source: str
+
+    @property
+    def complete(self) -> bool:
+        return re.search(r"^package \w+", self.source, re.MULTILINE) is not None
+
+    @property
+    def name(self) -> str:
+        return f"{self.notebook}-cell{self.cell}-{'program' if self.complete else 'fragment'}"
+
+
+def snippets() -> list[Snippet]:
+    found = []
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for index, cell in enumerate(nb.get("cells", [])):
+            if cell.get("cell_type") != "markdown":
+                continue
+            text = "".join(cell.get("source", ""))
+            for match in GO_BLOCK.finditer(text):
+                found.append(Snippet(path.stem, index, match.group(1)))
+    return found
+
+
+SNIPPETS = snippets()
+PROGRAMS = [pytest.param(s, id=s.name) for s in SNIPPETS if s.complete]
+FRAGMENTS = [pytest.param(s, id=s.name) for s in SNIPPETS if not s.complete]
+
+
+def go_tool(name: str) -> str:
+    """The path of ``go`` or ``gofmt``; skip (or fail under REQUIRE_GO=1) without it."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"no {name!r} on PATH: the notebooks' Go snippets are not checked"
+        if os.environ.get("REQUIRE_GO") == "1":
+            pytest.fail(message + " (REQUIRE_GO=1)")
+        pytest.skip(message + " (install Go 1.19 or newer; REQUIRE_GO=1 makes this a failure)")
+    return found
+
+
+def go_env() -> dict[str, str]:
+    """No network, no toolchain download, no workspace; the user's build cache is kept."""
+    return dict(os.environ, GOPROXY="off", GOFLAGS="-mod=mod", GOTOOLCHAIN="local",
+                GO111MODULE="on", GOWORK="off")
+
+
+def top_level_pieces(source: str) -> list[str]:
+    """Split a fragment where a blank line is followed by a line that starts in column 0."""
+    pieces: list[list[str]] = [[]]
+    previous_blank = False
+    for line in source.splitlines():
+        if previous_blank and line and not line[0].isspace() and pieces[-1]:
+            pieces.append([])
+        pieces[-1].append(line)
+        previous_blank = not line.strip()
+    return ["\n".join(p).strip() + "\n" for p in pieces if "".join(p).strip()]
+
+
+def test_notebooks_have_go_snippets_and_notebook_10s_are_complete_programs() -> None:
+    assert SNIPPETS, "no ```go block found in notebooks/*.ipynb"
+    tenth = [s for s in SNIPPETS if s.notebook.startswith("10_")]
+    assert len(tenth) >= 2 and all(s.complete for s in tenth), [s.name for s in tenth]
+
+
+@pytest.mark.timeout(BOUND + 30)
+@pytest.mark.parametrize("snippet", PROGRAMS)
+def test_complete_go_program_passes_vet_and_builds(snippet: Snippet, tmp_path: Path) -> None:
+    go = go_tool("go")
+    (tmp_path / "go.mod").write_text(GO_MOD)
+    (tmp_path / "main.go").write_text(snippet.source)
+    env = go_env()
+    for command in ([go, "vet", "."], [go, "build", "-o", os.devnull, "."]):
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=BOUND)
+        assert done.returncode == 0, (f"{' '.join(command[1:])} failed for {snippet.name}:\n"
+                                      f"{done.stderr}\n{snippet.source}")
+
+
+@pytest.mark.parametrize("snippet", FRAGMENTS)
+def test_go_fragment_parses(snippet: Snippet) -> None:
+    gofmt = go_tool("gofmt")
+    whole = subprocess.run([gofmt, "-e"], input=snippet.source, capture_output=True, text=True,
+                           timeout=30)
+    if whole.returncode == 0:
+        return
+    for piece in top_level_pieces(snippet.source):
+        done = subprocess.run([gofmt, "-e"], input=piece, capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 0, (f"a piece of {snippet.name} is not Go:\n{done.stderr}\n"
+                                      f"{piece}")
+
+
+def test_fragment_splitting_keeps_indented_bodies_with_their_heads() -> None:
+    source = "func f() {\n\n\treturn\n}\n\nx := 1\n"
+    assert top_level_pieces(source) == ["func f() {\n\n\treturn\n}\n", "x := 1\n"]
