@@ -134,17 +134,19 @@ def snapshot(source: WorkerPool | Trace | Iterable[Span], now: float | None = No
     thing that happened; for a list of spans, to the latest start or end.
     """
     now = _check_now(now)
-    if isinstance(source, WorkerPool):
-        return _from_trace(source.trace, now, range(1, source.workers + 1))
     if isinstance(source, Trace):
         return _from_trace(source, now, ())
+    if _is_pool(source):  # any engine: WorkerPool, ProcessPool, ...
+        workers = getattr(source, "workers", 0)
+        return _from_trace(source.trace, now,  # type: ignore[union-attr]
+                           range(1, workers + 1) if isinstance(workers, int) else ())
     if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
-        raise TypeError("source must be a WorkerPool, a Trace or a list of Span, "
+        raise TypeError("source must be a pool, a Trace or a list of Span, "
                         f"got {type_name(source)}")
     spans = list(source)
     for s in spans:
         if not isinstance(s, Span):
-            raise TypeError("source must be a WorkerPool, a Trace or a list of Span, "
+            raise TypeError("source must be a pool, a Trace or a list of Span, "
                             f"got a {type_name(source)} holding {type_name(s)}")
     if now is None:
         now = max((s.start if s.end is None else max(s.start, s.end) for s in spans),
@@ -152,6 +154,11 @@ def snapshot(source: WorkerPool | Trace | Iterable[Span], now: float | None = No
     clipped = tuple(_clip(s, now) for s in spans if s.start <= now)
     lanes = tuple(sorted({s.worker_id for s in spans}))
     return Picture(lanes, clipped, now, None, None, ())
+
+
+def _is_pool(source: object) -> bool:
+    # A pool of any engine: it has a Trace (WorkerPool, ProcessPool, ...).
+    return isinstance(getattr(source, "trace", None), Trace)
 
 
 def _check_now(now: object) -> float | None:
@@ -221,8 +228,9 @@ def plot_timeline(
 ) -> Axes:
     """Draw the jobs of ``source`` on ``ax``: one lane per worker, one bar per job.
 
-    ``source`` is a :class:`~pool.WorkerPool`, its :class:`~pool.Trace`, or a
-    list of :class:`~pool.Span`. Bars are coloured by status (:data:`COLORS`);
+    ``source`` is a pool of any engine (:class:`~pool.WorkerPool`,
+    :class:`~pool.ProcessPool`, ...), its :class:`~pool.Trace`, or a list
+    of :class:`~pool.Span`. Bars are coloured by status (:data:`COLORS`);
     jobs still running at ``now`` (hung ones too) are hatched up to ``now``.
     Solid and dashed vertical lines mark when shutdown was requested and when
     its timeout passed. The x axis is seconds since the pool started; the
@@ -240,8 +248,8 @@ def plot_timeline(
         raise TypeError(f"ax must be a matplotlib Axes, got {type_name(ax)}")
     if not isinstance(queue_depth, bool):
         raise TypeError(f"queue_depth must be a bool, got {type_name(queue_depth)}")
-    if queue_depth and not isinstance(source, (WorkerPool, Trace)):
-        raise ValueError("queue_depth=True needs a WorkerPool or a Trace: "
+    if queue_depth and not (isinstance(source, Trace) or _is_pool(source)):
+        raise ValueError("queue_depth=True needs a pool or a Trace: "
                          "a list of spans does not say when jobs were queued")
     picture = snapshot(source, now)
     if ax is None:
