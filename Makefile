@@ -62,9 +62,10 @@ unit313:
 	$(VENV313)/bin/python -m pip install --quiet -e . pytest pytest-timeout hypothesis
 	$(VENV313)/bin/python -m pytest -q tests -m "not needs_notebook_deps"
 
-## bench: WorkerPool against the standard library, as ratios
+## bench: the pools against the standard library, as ratios
 bench: install
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.processes
 
 clean:
 	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache .hypothesis
