@@ -367,7 +367,11 @@ class TimelineView:
                                      "t = 0.00 s"))
 
     def show(self, source: WorkerPool | Trace, t: float) -> bytes:
-        """Draw ``source`` as it was at trace time ``t``, into :attr:`image`; return the PNG."""
+        """Draw ``source`` as it was at trace time ``t``, into :attr:`image`; return the PNG.
+
+        ``source`` is a pool of any engine (a ``WorkerPool``, a ``ProcessPool``,
+        ...) or its trace.
+        """
         png = self._put(self._frame(tl.snapshot(source, t), f"t = {t:.2f} s"))
         self.frames += 1
         return png

@@ -794,6 +794,17 @@ def test_plot_timeline_takes_a_process_pool(make: MakePool) -> None:
     assert snapshot(p).lanes == (1,)
 
 
+def test_the_dashboards_timeline_view_draws_a_process_pool(make: MakePool) -> None:
+    pytest.importorskip("ipywidgets")
+    from pool.widgets import TimelineView
+
+    p = make(1)
+    p.submit(job("a")).result(BOUND)
+    view = TimelineView(1, right=1.0, most_queued=1)
+    png = view.show(p, p.trace.now())
+    assert png.startswith(b"\x89PNG")
+
+
 # -- exit, dropped pools, fork, a parent that dies ------------------------------------------
 
 
