@@ -1170,6 +1170,7 @@ class SignalPointInterrupt:
         if not frame.f_code.co_filename.startswith(POOL_DIR):
             return None
         frame.f_trace_opcodes = True
+        frame.f_trace = self.trace_opcodes  # (3.13 needs it set here, not only returned)
         self._point(frame, "entering")
         return self.trace_opcodes
 
@@ -1194,6 +1195,37 @@ class SignalPointInterrupt:
             self.where = (f"{os.path.relpath(code.co_filename, ROOT)}:{frame.f_lineno} "
                           f"in {code.co_name}, {what}")
             raise KeyboardInterrupt(self.where)
+
+
+def _opcode_events_arrive() -> bool:
+    """True if this Python reports opcode events to a tracer that asks (3.12.1 does not)."""
+    seen: list[str] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        seen.append(event)
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code is probe.__code__:
+            frame.f_trace_opcodes = True
+            frame.f_trace = local
+            return local
+        return None
+
+    def probe() -> int:
+        return len(seen) + 1
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        probe()
+    finally:
+        sys.settrace(previous)
+    return "opcode" in seen
+
+
+needs_opcode_events = pytest.mark.skipif(
+    not _opcode_events_arrive(), reason="this Python reports no opcode events to sys.settrace")
 
 
 @dataclass
@@ -1258,8 +1290,8 @@ def bounded_shutdown(pool: WorkerPool, timeout: float, grace: float,
                      problems: list[str]) -> ShutdownReport | None:
     """``pool.shutdown(timeout, grace=grace)`` from a helper thread; note it if it overruns.
 
-    A shutdown stuck for good is unstuck afterwards (test cleanup only), so
-    the test leaves no thread behind.
+    A shutdown stuck for good is reported and left to its daemon thread, so
+    that the sweep goes on and says where else the pool breaks its bound.
     """
     outcome: dict[str, Any] = {}
 
@@ -1277,25 +1309,11 @@ def bounded_shutdown(pool: WorkerPool, timeout: float, grace: float,
     if thread.is_alive():
         problems.append(f"later shutdown(timeout={timeout}, grace={grace}) still running "
                         f"after {elapsed:.2f} s")
-        _unstick(pool)
-        thread.join(5)
     elif elapsed > timeout + grace + SWEEP_SLACK:
         problems.append(f"later shutdown(timeout={timeout}, grace={grace}) took {elapsed:.2f} s")
     if "error" in outcome:
         problems.append(f"later shutdown raised {outcome['error']!r}")
     return outcome.get("report")
-
-
-def _unstick(pool: WorkerPool) -> None:
-    # Cleanup only, after a failure has been recorded: a shutdown waiting for
-    # submitters that will never come back (a count an interrupt left behind).
-    with contextlib.suppress(Exception), pool._lock:
-        for name in ("_waiting", "_parked"):  # (internals: whichever this version has)
-            if isinstance(getattr(pool, name, None), set):
-                getattr(pool, name).clear()
-            elif isinstance(getattr(pool, name, None), int):
-                setattr(pool, name, 0)
-        pool._changed.notify_all()
 
 
 def observe(futures: dict[str, JobFuture]) -> None:
@@ -1392,8 +1410,6 @@ def _interrupted_submit(mode: str, n: int) -> tuple[Interrupted, list[str]]:
             helper.join(1 + SWEEP_SLACK)
             if helper.is_alive():
                 problems.append("shutdown(timeout=0, grace=0) from another thread is stuck")
-                _unstick(pool)
-                helper.join(5)
         if call.result is not None:
             futures["target"] = call.result
             observe({"target": call.result})
@@ -1425,18 +1441,19 @@ def _interrupted_submit(mode: str, n: int) -> tuple[Interrupted, list[str]]:
         stop.set()
         for gate in gates:
             gate.set()
-        pool.shutdown(timeout=5, grace=0.5)
+        bounded_shutdown(pool, 5, 0.5, [])  # (a stuck one was reported already)
         join_all(pool.threads(), timeout=5)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@needs_opcode_events
 @pytest.mark.parametrize("mode", SUBMIT_MODES)
 def test_keyboard_interrupt_at_any_point_of_submit_leaves_the_ledger_consistent(
     mode: str,
 ) -> None:
     points, problems = sweep(lambda n: _interrupted_submit(mode, n))
-    assert points >= 10
+    assert points >= 5  # the sweep reached into the code (3.13 has fewer points than 3.11)
     assert not problems, summary(problems)
 
 
@@ -1517,7 +1534,7 @@ def _interrupted_shutdown(kind: str, n: int) -> tuple[Interrupted, list[str]]:
     finally:
         gate.set()
         cancel_job_ctx()
-        pool.shutdown(timeout=5, grace=0.5)
+        bounded_shutdown(pool, 5, 0.5, [])  # (a stuck one was reported already)
         join_all(pool.threads(), timeout=5)
         if submitter is not None:
             submitter.join(5)
@@ -1525,12 +1542,13 @@ def _interrupted_shutdown(kind: str, n: int) -> tuple[Interrupted, list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@needs_opcode_events
 @pytest.mark.parametrize("kind", ["quick", "hung-drain", "hung-no-drain"])
 def test_keyboard_interrupt_at_any_point_of_shutdown_leaves_the_ledger_consistent(
     kind: str,
 ) -> None:
     points, problems = sweep(lambda n: _interrupted_shutdown(kind, n))
-    assert points >= 10
+    assert points >= 5  # the sweep reached into the code (3.13 has fewer points than 3.11)
     assert not problems, summary(problems)
 
 
