@@ -20,8 +20,6 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +29,10 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from ledgerrun import Submit, SubmitRun
 from poolhelpers import future_problems, join_all, ledger_problems
 
-from pool import Job, JobFuture, PoolClosed, WorkerPool, background
+from pool import Job, WorkerPool, background
 
 EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "200"))
 SLACK = 0.25  # shutdown may overrun timeout + grace by this much on a busy 2-core box
@@ -42,14 +41,6 @@ HANG_BOUND = 10.0  # a hung job returns after this even if never released
 JOIN_BOUND = 10.0
 
 KINDS = ("succeed", "value_error", "system_exit", "hang", "honour_ctx", "deadline")
-
-
-@dataclass(frozen=True)
-class Submit:
-    """How one job is offered: try_submit, or submit with ``timeout``."""
-
-    use_try: bool
-    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,19 +107,8 @@ def make_process(release: threading.Event) -> Any:
     return process
 
 
-class Run:
-    """One scenario's submitters and what each of their submits did."""
-
-    def __init__(self, scenario: Scenario, pool: WorkerPool) -> None:
-        self.scenario = scenario
-        self.pool = pool
-        self.progress = threading.Condition()
-        self.started = 0  # submits started (guarded by progress)
-        self.accepted: list[str] = []
-        self.rejected: list[str] = []
-        self.failures: list[str] = []
-        self.futures: list[JobFuture] = []
-        self.callbacks: Counter[str] = Counter()  # job id -> done callbacks run
+class Run(SubmitRun):
+    """One scenario's submitters (see ``ledgerrun``), with this engine's jobs."""
 
     def job(self, i: int) -> Job:
         kind = self.scenario.kinds[i]
@@ -136,46 +116,6 @@ class Run:
             ctx, _ = background().with_timeout(self.scenario.deadlines[i])
             return Job(f"j{i}", kind.encode(), ctx)
         return Job(f"j{i}", kind.encode())
-
-    def submitter(self, n: int) -> None:
-        for i in range(n, len(self.scenario.kinds), self.scenario.submitters):
-            job = self.job(i)
-            how = self.scenario.submits[i]
-            with self.progress:
-                self.started += 1
-                self.progress.notify_all()
-            future: JobFuture | None
-            try:
-                if how.use_try:
-                    future = self.pool.try_submit(job)
-                else:
-                    future = self.pool.submit(job, timeout=how.timeout)
-            except (PoolClosed, TimeoutError):
-                future = None
-            except BaseException as exc:
-                with self.progress:
-                    self.failures.append(f"{job.id}: {exc!r}")
-                continue
-            with self.progress:
-                if future is None:
-                    self.rejected.append(job.id)
-                else:
-                    self.accepted.append(job.id)
-                    self.futures.append(future)
-            if future is not None:
-                future.add_done_callback(self.count_done)
-            time.sleep(0)  # let the main thread in, so shutdown lands among the submits
-
-    def count_done(self, future: Future[Any]) -> None:
-        """Done callback: count how many times each job's future calls back."""
-        with self.progress:
-            self.callbacks[future.job_id] += 1  # type: ignore[attr-defined]
-
-    def wait_for_submits(self, count: int) -> None:
-        """Wait until ``count`` submits have started (bounded: submitters may be blocked)."""
-        with self.progress:
-            if not self.progress.wait_for(lambda: self.started >= count, timeout=0.2):
-                event("submitters all blocked before the shutdown point")
 
 
 def run_scenario(scenario: Scenario) -> list[str]:

@@ -23,10 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -35,10 +32,11 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.dirname(__file__))
 
 import procjobs
+from ledgerrun import Submit, SubmitRun
 from poolhelpers import future_problems, join_all, ledger_problems
 from prochelpers import descendants, describe, left_behind, needs_proc
 
-from pool import Job, JobFuture, PoolClosed, ProcessPool, background
+from pool import Job, ProcessPool, background
 from pool.processes import _STOP_BOUND
 
 EXAMPLES = int(os.environ.get("PROCESS_LEDGER_EXAMPLES", "30"))
@@ -58,14 +56,6 @@ ACTIONS = {
     "bad_result": "bad-result",
 }
 KINDS = tuple(ACTIONS)
-
-
-@dataclass(frozen=True)
-class Submit:
-    """How one job is offered: try_submit, or submit with ``timeout``."""
-
-    use_try: bool
-    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,19 +106,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
 
 
-class Run:
-    """One scenario's submitters and what each of their submits did."""
-
-    def __init__(self, scenario: Scenario, pool: ProcessPool) -> None:
-        self.scenario = scenario
-        self.pool = pool
-        self.progress = threading.Condition()
-        self.started = 0
-        self.accepted: list[str] = []
-        self.rejected: list[str] = []
-        self.failures: list[str] = []
-        self.futures: list[JobFuture] = []
-        self.callbacks: Counter[str] = Counter()
+class Run(SubmitRun):
+    """One scenario's submitters (see ``ledgerrun``), with this engine's jobs."""
 
     def job(self, i: int) -> Job:
         kind = self.scenario.kinds[i]
@@ -136,44 +115,6 @@ class Run:
         if kind == "deadline":
             ctx, _ = background().with_timeout(self.scenario.deadlines[i])
         return procjobs.job(f"j{i}", *ACTIONS[kind].split(" "), ctx=ctx)
-
-    def submitter(self, n: int) -> None:
-        for i in range(n, len(self.scenario.kinds), self.scenario.submitters):
-            job = self.job(i)
-            how = self.scenario.submits[i]
-            with self.progress:
-                self.started += 1
-                self.progress.notify_all()
-            future: JobFuture | None
-            try:
-                if how.use_try:
-                    future = self.pool.try_submit(job)
-                else:
-                    future = self.pool.submit(job, timeout=how.timeout)
-            except (PoolClosed, TimeoutError):
-                future = None
-            except BaseException as exc:
-                with self.progress:
-                    self.failures.append(f"{job.id}: {exc!r}")
-                continue
-            with self.progress:
-                if future is None:
-                    self.rejected.append(job.id)
-                else:
-                    self.accepted.append(job.id)
-                    self.futures.append(future)
-            if future is not None:
-                future.add_done_callback(self.count_done)
-            time.sleep(0)
-
-    def count_done(self, future: Future[Any]) -> None:
-        with self.progress:
-            self.callbacks[future.job_id] += 1  # type: ignore[attr-defined]
-
-    def wait_for_submits(self, count: int) -> None:
-        with self.progress:
-            if not self.progress.wait_for(lambda: self.started >= count, timeout=0.2):
-                event("submitters all blocked before the shutdown point")
 
 
 def run_scenario(scenario: Scenario) -> list[str]:
