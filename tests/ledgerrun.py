@@ -31,8 +31,9 @@ class Submit:
 class SubmitRun:
     """One scenario's submitters and what each of their submits did.
 
-    ``scenario`` has ``kinds``, ``submits`` (a :class:`Submit` per job) and
-    ``submitters``; ``pool`` is a pool of any engine.
+    ``scenario`` has ``kinds``, ``submits`` (a :class:`Submit` per job),
+    ``submitters``, ``cancel``, ``shut_after``, ``timeout``, ``drain`` and
+    ``grace``; ``pool`` is a pool of any engine.
     """
 
     def __init__(self, scenario: Any, pool: Any) -> None:
@@ -45,6 +46,35 @@ class SubmitRun:
         self.failures: list[str] = []
         self.futures: list[JobFuture] = []
         self.callbacks: Counter[str] = Counter()  # job id -> done callbacks run
+        self.submitters = [
+            threading.Thread(target=self.submitter, args=(n,), name=f"submitter-{n}",
+                             daemon=True) for n in range(scenario.submitters)]
+        self.canceller: threading.Thread | None = None
+
+    def submit_and_shut_down(self) -> tuple[Any, float]:
+        """Start the submitters, cancel and shut down where the scenario says.
+
+        ``scenario.cancel`` is ``(when, count)``: ``"before"`` the shutdown
+        (after ``count`` submits), ``"during"`` it or ``"after"`` it. Returns
+        the report and how long ``shutdown`` took.
+        """
+        scenario, pool = self.scenario, self.pool
+        for t in self.submitters:
+            t.start()
+        when, count = scenario.cancel
+        if when == "before" and count <= scenario.shut_after:
+            self.wait_for_submits(count)
+            pool.cancel()
+        self.wait_for_submits(scenario.shut_after)
+        if when == "during":
+            self.canceller = threading.Thread(target=pool.cancel, name="canceller", daemon=True)
+            self.canceller.start()
+        start = time.monotonic()
+        report = pool.shutdown(scenario.timeout, drain=scenario.drain, grace=scenario.grace)
+        elapsed = time.monotonic() - start
+        if when == "after":
+            pool.cancel()
+        return report, elapsed
 
     def job(self, i: int) -> Job:
         """The job the scenario's ``i``-th kind becomes."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,29 +123,12 @@ def run_scenario(scenario: Scenario) -> list[str]:
     pool = WorkerPool(make_process(release), scenario.workers, buffer=scenario.buffer,
                       keep=10_000)
     run = Run(scenario, pool)
-    submitters = [threading.Thread(target=run.submitter, args=(n,), name=f"submitter-{n}",
-                                   daemon=True) for n in range(scenario.submitters)]
-    canceller: threading.Thread | None = None
     problems: list[str] = []
     try:
-        for t in submitters:
-            t.start()
-        when, count = scenario.cancel
-        if when == "before" and count <= scenario.shut_after:
-            run.wait_for_submits(count)
-            pool.cancel()
-        run.wait_for_submits(scenario.shut_after)
-        if when == "during":
-            canceller = threading.Thread(target=pool.cancel, name="canceller", daemon=True)
-            canceller.start()
-        start = time.monotonic()
-        report = pool.shutdown(scenario.timeout, drain=scenario.drain, grace=scenario.grace)
-        elapsed = time.monotonic() - start
-        if when == "after":
-            pool.cancel()
+        report, elapsed = run.submit_and_shut_down()
         if scenario.timeout is not None and elapsed >= scenario.timeout + scenario.grace + SLACK:
             problems.append(f"shutdown took {elapsed:.3f} s")
-        alive = join_all(submitters, timeout=JOIN_BOUND)
+        alive = join_all(run.submitters, timeout=JOIN_BOUND)
         if alive:
             problems.append(f"submitters still blocked after shutdown: {alive}")
         problems += run.failures
@@ -171,9 +153,9 @@ def run_scenario(scenario: Scenario) -> list[str]:
         problems += future_problems(run.futures, pool.outcomes, run.callbacks)
     finally:
         release.set()
-        join_all(submitters, timeout=JOIN_BOUND)
-        if canceller is not None:
-            canceller.join(JOIN_BOUND)
+        join_all(run.submitters, timeout=JOIN_BOUND)
+        if run.canceller is not None:
+            run.canceller.join(JOIN_BOUND)
         pool.shutdown(timeout=JOIN_BOUND)
     return problems
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import threading
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -123,26 +121,9 @@ def run_scenario(scenario: Scenario) -> list[str]:
     pool = ProcessPool(procjobs.run, scenario.workers, buffer=scenario.buffer,
                        job_timeout=scenario.job_timeout, keep=10_000)
     run = Run(scenario, pool)
-    submitters = [threading.Thread(target=run.submitter, args=(n,), name=f"submitter-{n}",
-                                   daemon=True) for n in range(scenario.submitters)]
-    canceller: threading.Thread | None = None
     problems: list[str] = []
     try:
-        for t in submitters:
-            t.start()
-        when, count = scenario.cancel
-        if when == "before" and count <= scenario.shut_after:
-            run.wait_for_submits(count)
-            pool.cancel()
-        run.wait_for_submits(scenario.shut_after)
-        if when == "during":
-            canceller = threading.Thread(target=pool.cancel, name="canceller", daemon=True)
-            canceller.start()
-        start = time.monotonic()
-        report = pool.shutdown(scenario.timeout, drain=scenario.drain, grace=scenario.grace)
-        elapsed = time.monotonic() - start
-        if when == "after":
-            pool.cancel()
+        report, elapsed = run.submit_and_shut_down()
         # KNOWN BUG (issue 9, open): now and then (seen once in CI on 3.13) the
         # supervisor takes more than a second to reap a killed worker, and
         # shutdown then returns only after its 1 s fallback has killed them
@@ -156,7 +137,7 @@ def run_scenario(scenario: Scenario) -> list[str]:
         if multiprocessing.active_children():
             problems.append(f"worker processes alive after shutdown: "
                             f"{multiprocessing.active_children()}")
-        alive = join_all(submitters, timeout=JOIN_BOUND)
+        alive = join_all(run.submitters, timeout=JOIN_BOUND)
         if alive:
             problems.append(f"submitters still blocked after shutdown: {alive}")
         problems += run.failures
@@ -176,9 +157,9 @@ def run_scenario(scenario: Scenario) -> list[str]:
         if left:
             problems.append(f"processes left behind: {describe(left)}")
     finally:
-        join_all(submitters, timeout=JOIN_BOUND)
-        if canceller is not None:
-            canceller.join(JOIN_BOUND)
+        join_all(run.submitters, timeout=JOIN_BOUND)
+        if run.canceller is not None:
+            run.canceller.join(JOIN_BOUND)
         pool.shutdown(timeout=1.0, grace=0.1)
     return problems
 
