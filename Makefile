@@ -21,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,dev,dask]'
 	touch $(STAMP)
 
 ## lab: open the course in JupyterLab
@@ -59,7 +59,7 @@ unit313:
 	@test -n "$(PYTHON313)" || { echo "unit313: no Python 3.13 found (set PYTHON313=...)"; exit 1; }
 	test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
 	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV313)/bin/python -m pip install --quiet -e . pytest pytest-timeout hypothesis
+	$(VENV313)/bin/python -m pip install --quiet -e '.[dask]' pytest pytest-timeout hypothesis
 	$(VENV313)/bin/python -m pytest -q tests -m "not needs_notebook_deps"
 
 ## bench: the pools against the standard library, as ratios
