@@ -73,9 +73,10 @@ def test_local_environment_lists_the_same_packages_as_binder() -> None:
     assert "python" in local
 
 
-def test_environments_match_the_notebooks_extra_of_pyproject() -> None:
+def test_environments_match_the_notebooks_and_dask_extras_of_pyproject() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    extra = dict(map(name_and_spec, pyproject["project"]["optional-dependencies"]["notebooks"]))
+    extras = pyproject["project"]["optional-dependencies"]
+    extra = dict(map(name_and_spec, extras["notebooks"] + extras["dask"]))
     binder = {k: v for k, v in conda_packages(BINDER_ENV).items() if k not in ("python", "pip")}
     assert binder == extra
 
