@@ -18,10 +18,11 @@ NBVAL_ARGS := --nbval --nbval-current-env --nbval-cell-timeout=60 \
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml lab/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,dev,dask]'
+	install -D -m 644 lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 ## lab: open the course in JupyterLab

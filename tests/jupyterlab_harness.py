@@ -68,12 +68,12 @@ WIDGET_SETTLE_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 
 # Settings written into the throw-away user settings folder: every cell in the page,
-# never save a notebook behind the test's back, no news or update toasts.
+# never save a notebook behind the test's back. No news prompt or update check either,
+# but from lab/overrides.json, which `make install` puts in .venv as for `make lab`
+# (tests/test_lab_settings.py proves it): the tests see what a learner sees.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    "@jupyterlab/apputils-extension/notification": {
-        "checkForUpdates": False, "fetchNews": "false", "doNotDisturbMode": True},
 }
 
 
@@ -367,7 +367,7 @@ def _write_settings(settings_dir: Path) -> None:
 
 
 @contextmanager
-def _server(root_dir: Path, base: Path, log_path: Path) -> Iterator[str]:
+def lab_server(root_dir: Path, base: Path, log_path: Path) -> Iterator[str]:
     """Run ``jupyter lab`` until the block ends, logging to ``log_path``; yield its URL."""
     for sub in ("config", "data", "runtime", "workspaces", "settings", "ipython"):
         (base / sub).mkdir()
@@ -427,7 +427,7 @@ def running_lab(root_dir: Path = REPO) -> Iterator[Lab]:
     base = Path(tempfile.mkdtemp(prefix="jupyterlab-harness-"))
     screenshot_dir = Path(tempfile.mkdtemp(prefix="lab-screenshots-"))
     try:
-        with _server(root_dir, base, screenshot_dir / "jupyter-server.log") as url, \
+        with lab_server(root_dir, base, screenshot_dir / "jupyter-server.log") as url, \
                 sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=CHROMIUM_ARGS, timeout=60_000)
