@@ -67,6 +67,7 @@ unit313:
 bench: install
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.processes
+	$(BIN)/python -m benchmarks.seed
 
 clean:
 	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache .hypothesis

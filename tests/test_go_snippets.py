@@ -128,3 +128,14 @@ def test_go_fragment_parses(snippet: Snippet) -> None:
 def test_fragment_splitting_keeps_indented_bodies_with_their_heads() -> None:
     source = "func f() {\n\n\treturn\n}\n\nx := 1\n"
     assert top_level_pieces(source) == ["func f() {\n\n\treturn\n}\n", "x := 1\n"]
+
+
+@pytest.mark.timeout(BOUND + 60)
+def test_the_seed_program_in_go_prints_what_pool_demo_prints(capsys: pytest.CaptureFixture[str],
+                                                             ) -> None:
+    go_tool("go")
+    from benchmarks import seed  # the benchmark that runs both programs side by side
+
+    assert seed.main(["--rounds", "1"]) == 0, capsys.readouterr().err
+    rows = capsys.readouterr().out
+    assert "| Go 1.19" in rows and "| `python -m pool demo` |" in rows
