@@ -36,8 +36,8 @@ Guarantees, for every checker:
 One module per exercise, on a shared harness (``_harness``: the runner,
 its bounds, the helpers scenarios share): ``job`` (02), ``worker`` (03),
 ``dispatcher`` (04), ``shutdown`` (05, 06), ``cancellation`` (07),
-``tracking`` (08), ``service`` (10), ``processes`` (11). Every checker is
-importable from ``pool.checks`` itself.
+``tracking`` (08), ``service`` (10), ``processes`` (11),
+``idempotency`` (13). Every checker is importable from ``pool.checks`` itself.
 
 Some scenarios fail a job on purpose; the reference worker logs that on the
 ``pool`` logger, which prints nothing unless the notebook configured logging.
@@ -45,6 +45,7 @@ Some scenarios fail a job on purpose; the reference worker logs that on the
 
 from .cancellation import check_process
 from .dispatcher import check_start_workers
+from .idempotency import check_idempotent
 from .job import check_job
 from .processes import check_run_with_hard_timeout, hard_timeout_job
 from .service import check_service
@@ -53,6 +54,7 @@ from .tracking import check_pool
 from .worker import check_worker
 
 __all__ = [
+    "check_idempotent",
     "check_job",
     "check_pool",
     "check_process",
