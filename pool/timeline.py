@@ -156,6 +156,23 @@ def snapshot(source: WorkerPool | Trace | Iterable[Span], now: float | None = No
     return Picture(lanes, clipped, now, None, None, ())
 
 
+def shift(picture: Picture, by: float) -> Picture:
+    """``picture`` with every time moved ``by`` seconds earlier: ``by`` is drawn at x = 0.
+
+    The dashboard draws a run from its first submit, so that an engine's
+    start-up (a Dask cluster's seconds) does not push the jobs off to the
+    right. Events before ``by`` get negative times (outside the axes).
+    """
+    if not by:
+        return picture
+    spans = tuple(Span(s.worker_id, s.job_id, s.start - by, None if s.end is None else s.end - by,
+                       s.status) for s in picture.spans)
+    return Picture(picture.lanes, spans, picture.now - by,
+                   None if picture.requested is None else picture.requested - by,
+                   None if picture.deadline is None else picture.deadline - by,
+                   tuple((t - by, n) for t, n in picture.queue))
+
+
 def _is_pool(source: object) -> bool:
     # A pool of any engine: it has a Trace (WorkerPool, ProcessPool, ...).
     return isinstance(getattr(source, "trace", None), Trace)

@@ -40,13 +40,11 @@ from __future__ import annotations
 import html
 import io
 import math
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import numpy as np
@@ -58,11 +56,13 @@ from matplotlib.lines import Line2D
 
 from . import timeline as tl
 from ._validate import check_int, check_probability, check_seconds, type_name
+from .engines import ENGINE_POOLS, ENGINES, HANG_JOB, Run, Scenario, describe, start
 from .job import Job, Status
 from .trace import Trace
-from .workerpool import ShutdownReport, WorkerPool
+from .workerpool import ShutdownReport
 
 __all__ = [
+    "ENGINES",
     "FRAME_BUDGET",
     "FRAME_INTERVAL",
     "HANG_JOB",
@@ -80,75 +80,7 @@ FRAME_INTERVAL = 0.25
 FRAME_BUDGET = 0.05
 """The most of one CPU the live frames may use; a costlier frame waits longer for the next."""
 
-HANG_JOB = "1"
-"""With ``hang`` set, the job that hangs: the first."""
-
-
-# -- the scenario --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """What a dashboard run does: ``jobs`` jobs named ``"1"``.. on ``workers`` workers.
-
-    Each job sleeps ``duration`` seconds on its context (so a cancelled pool
-    stops it at once), then fails with probability ``failure_rate``: which
-    jobs fail is drawn from ``random.Random(seed)``, so a scenario fails the
-    same jobs every run. With ``hang`` job ``"1"`` blocks until released and
-    ignores its context. The pool shuts down right after the last submit,
-    with ``shutdown_timeout``, ``drain`` and ``grace`` (see
-    :meth:`WorkerPool.shutdown`). Raises ``TypeError``/``ValueError`` for a
-    bad field, naming it.
-    """
-
-    workers: int = 3
-    jobs: int = 8
-    duration: float = 0.3
-    failure_rate: float = 0.0
-    hang: bool = False
-    shutdown_timeout: float = 1.0
-    drain: bool = True
-    seed: int = 0
-    grace: float = 0.1
-
-    def __post_init__(self) -> None:
-        check_int(self.workers, "workers", minimum=1)
-        check_int(self.jobs, "jobs", minimum=1)
-        for name in ("duration", "shutdown_timeout", "grace"):
-            value = check_seconds(getattr(self, name), name)
-            if math.isinf(value):
-                raise ValueError(f"{name} must be a finite number of seconds, got {value}")
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "failure_rate",
-                           check_probability(self.failure_rate, "failure_rate"))
-        for name in ("hang", "drain"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {type_name(getattr(self, name))}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TypeError(f"seed must be an int, got {type_name(self.seed)}")
-
-    def job_ids(self) -> list[str]:
-        """``"1"``, ``"2"``, ... ``str(jobs)``."""
-        return [str(n) for n in range(1, self.jobs + 1)]
-
-    def failing(self) -> frozenset[str]:
-        """The ids of the jobs that fail: the same for the same ``seed`` and ``failure_rate``.
-
-        One draw per job, in id order, so raising ``failure_rate`` only adds
-        failures. The hung job (with ``hang``) hangs instead.
-        """
-        rng = random.Random(self.seed)
-        draws = [(job_id, rng.random()) for job_id in self.job_ids()]
-        return frozenset(job_id for job_id, draw in draws
-                         if draw < self.failure_rate and not (self.hang and job_id == HANG_JOB))
-
-    def horizon(self) -> float:
-        """About how long the run takes, in seconds (the live view's first x range)."""
-        bound = self.shutdown_timeout + self.grace
-        if self.hang:
-            return bound  # shutdown waits out the timeout, cancels, then gives up
-        rounds = math.ceil(self.jobs / self.workers) if self.drain else 1
-        return min(rounds * self.duration, bound)
+# -- the scenario (pool.engines), as a thread pool runs it -----------------------------
 
 
 def scenario_process(scenario: Scenario, release: threading.Event) -> Callable[[Job], None]:
@@ -173,8 +105,18 @@ def scenario_process(scenario: Scenario, release: threading.Event) -> Callable[[
 # -- running a pool while drawing ------------------------------------------------
 
 
+class Drivable(Protocol):
+    """What :func:`drive` needs of a pool: any engine's pool, or an :class:`~pool.engines.Run`."""
+
+    @property
+    def trace(self) -> Trace: ...
+    def submit(self, job: Job) -> object: ...
+    def shutdown(self, timeout: float | None = None, *, drain: bool = True,
+                 grace: float = 0.1) -> ShutdownReport: ...
+
+
 def drive(
-    pool: WorkerPool,
+    pool: Drivable,
     jobs: Iterable[Job],
     *,
     timeout: float | None,
@@ -260,37 +202,6 @@ def drive(
 _COST_PER_EVENT = 5e-6
 
 
-def describe(report: ShutdownReport, pool: WorkerPool,
-             shutdown_timeout: float | None = None) -> str:
-    """The dashboard's report: how shutdown went, counts by status, the abandoned jobs.
-
-    For each abandoned job: its worker, how long it had run, and whether
-    that worker's thread is still alive (a thread cannot be killed).
-    """
-    if report.clean:
-        head = f"clean shutdown in {report.elapsed:.2f} s"
-        if shutdown_timeout is not None:
-            head += f" (timeout {shutdown_timeout:g} s)"
-    else:
-        head = f"shutdown timed out: gave up after {report.elapsed:.2f} s"
-        if shutdown_timeout is not None:
-            head += f" (timeout {shutdown_timeout:g} s, then the pool was cancelled)"
-    s = report.stats
-    lines = [
-        head,
-        f"{s.submitted} jobs: {s.succeeded} succeeded, {s.failed} failed, "
-        f"{s.timed_out} timed out, {s.canceled} canceled, {s.abandoned} abandoned",
-    ]
-    threads = {t.name: t for t in pool.threads()}
-    for o in report.abandoned:
-        name = f"pool-worker-{o.worker_id}"
-        thread = threads.get(name)
-        alive = "is still alive" if thread is not None and thread.is_alive() else "has ended"
-        lines.append(f"abandoned: job {o.job_id} on worker {o.worker_id} after running "
-                     f"{o.ran_for or 0.0:.2f} s; thread {name} {alive}")
-    return "\n".join(lines)
-
-
 # -- the picture ---------------------------------------------------------------
 
 
@@ -345,6 +256,8 @@ class TimelineView:
                                        family="monospace", fontsize="small")
         self.right = right
         self.most_queued = most_queued
+        self.origin = 0.0
+        """The trace time drawn at x = 0 (the dashboard sets its run's first submit)."""
         self._background: Any = None
         # The animated artists, made by _draw_static (clearing the axes drops them).
         self._bars: dict[tuple[Status, bool], PolyCollection] = {}
@@ -366,13 +279,14 @@ class TimelineView:
         return self._put(self._frame(tl.Picture(self.lanes, (), 0.0, None, None, ()),
                                      "t = 0.00 s"))
 
-    def show(self, source: WorkerPool | Trace, t: float) -> bytes:
+    def show(self, source: Any, t: float) -> bytes:
         """Draw ``source`` as it was at trace time ``t``, into :attr:`image`; return the PNG.
 
         ``source`` is a pool of any engine (a ``WorkerPool``, a ``ProcessPool``,
         ...) or its trace.
         """
-        png = self._put(self._frame(tl.snapshot(source, t), f"t = {t:.2f} s"))
+        picture = tl.shift(tl.snapshot(source, t), self.origin)
+        png = self._put(self._frame(picture, f"t = {t - self.origin:.2f} s"))
         self.frames += 1
         return png
 
@@ -496,9 +410,12 @@ class Dashboard:
         seed: int = 0,
         grace: float = 0.1,
         dpi: float = 80.0,
+        engine: str = "threads",
     ) -> None:
         first = Scenario(workers, jobs, duration, failure_rate, hang, shutdown_timeout, drain,
                          seed, grace)  # checks every argument
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.seed = seed
         self.grace = first.grace
         if isinstance(dpi, bool) or not isinstance(dpi, (int, float)):
@@ -523,6 +440,14 @@ class Dashboard:
             step=0.1, description="shutdown timeout (s)", style=_WIDE)
         self.drain = widgets.Checkbox(value=drain, description="drain queued jobs",
                                       indent=False)
+        self.engine = widgets.ToggleButtons(
+            options=[("threads", "threads"), ("processes", "processes"),
+                     ("asyncio", "asyncio"), ("Dask", "dask")],
+            value=engine, description="engine", style=_WIDE,
+            tooltips=["WorkerPool: a hung job is abandoned (a thread cannot be stopped)",
+                      "ProcessPool: a hung job's worker process is killed",
+                      "AsyncPool: a hung job's task is cancelled",
+                      "DaskPool (a local cluster): a hung job's worker is restarted"])
         self.run_button = widgets.Button(description="Run", button_style="primary",
                                          icon="play")
         self.release_button = widgets.Button(description="Release hung job", disabled=True,
@@ -536,6 +461,7 @@ class Dashboard:
         self.report_view = widgets.HTML(value="")
         wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         self.widget = widgets.VBox([
+            self.engine,
             widgets.HBox([self.workers, self.jobs, self.duration], layout=wrap),
             widgets.HBox([self.failure_rate, self.shutdown_timeout], layout=wrap),
             widgets.HBox([self.hang, self.drain, self.run_button, self.release_button],
@@ -553,8 +479,10 @@ class Dashboard:
 
         self.last_report: ShutdownReport | None = None
         """The report of the last run, once one has finished."""
-        self.last_pool: WorkerPool | None = None
-        """The pool of the last run (its ``trace`` and ``outcomes``)."""
+        self.last_pool: Any = None
+        """The pool of the last run (its ``trace`` and ``outcomes``), of the engine it ran on."""
+        self.last_run: Run | None = None
+        """The last run (:class:`pool.engines.Run`): its ``engine``, ``pool`` and ``trace``."""
         self.live_frames = 0
         """How many live frames the last run drew (the final picture not counted)."""
         self._scenario: Scenario | None = None  # of the last run
@@ -562,7 +490,7 @@ class Dashboard:
         """The picture of the last run (its ``figure`` and axes ``ax``, ``strip``)."""
         self._release_event: threading.Event | None = None
         self._hung: threading.Thread | None = None
-        self._end = 0.0  # trace time at the end of the last run
+        self._end = 0.0  # the last run's length, as drawn (from its first submit)
         self._running = False
         self._closed = False
 
@@ -583,10 +511,12 @@ class Dashboard:
         )
 
     def run(self) -> ShutdownReport:
-        """Run the scenario on a new :class:`WorkerPool`; draw it live; return the report.
+        """Run the scenario on a new pool of the chosen engine; draw it live; return the report.
 
         Call it from the thread that displays the dashboard (the Run button
-        does). Takes about as long as the scenario (``Scenario.horizon()``).
+        does). Takes about as long as the scenario (``Scenario.horizon()``),
+        plus the engine's start-up: a moment for processes, 1-3 s for a Dask
+        cluster.
         First releases a job left hung by the last run. The report is also
         kept as :attr:`last_report` and shown under the picture; afterwards
         ``play`` and ``replay`` step through the run. Raises
@@ -597,66 +527,77 @@ class Dashboard:
         if self._running:
             raise RuntimeError("a run is already in progress")
         scenario = self.scenario()
+        engine = str(self.engine.value)
         self._release(1.0, redraw=False)
         self._running = True
         self.run_button.disabled = True
         self.release_button.disabled = True
         self.play.disabled = self.replay.disabled = True
         self.play.playing = False
+        self.engine.disabled = True
         try:
             release = threading.Event()
             self._release_event, self._hung, self._scenario = release, None, scenario
             self.last_report, self.live_frames = None, 0
             view = TimelineView(scenario.workers, right=max(scenario.horizon() * 1.1, 0.5),
-                                most_queued=scenario.jobs, title=_title(scenario),
+                                most_queued=scenario.jobs, title=_title(scenario, engine),
                                 dpi=self.dpi, image=self.image)
             self.view = view
             # The empty lanes also draw the background the live frames reuse:
             # that cost is paid before the pool starts.
             view.blank()
             self.report_view.value = ""
+            self.status.value = _STARTING.get(engine, "Running...")
+            if self.last_run is not None:
+                self.last_run.close()
+            run = start(engine, scenario, release)
+            self.last_run, self.last_pool = run, run.pool
             self.status.value = "Running..."
-            pool = WorkerPool(scenario_process(scenario, release), scenario.workers,
-                              buffer=scenario.jobs)
-            self.last_pool = pool
-            report = drive(pool, [Job(job_id) for job_id in scenario.job_ids()],
-                           timeout=scenario.shutdown_timeout, drain=scenario.drain,
-                           grace=scenario.grace, on_frame=self._live_frame)
+            view.origin = run.trace.now()  # the engine's start-up is not part of the picture
+            report = drive(run, scenario.jobs_to_submit(), timeout=scenario.shutdown_timeout,
+                           drain=scenario.drain, grace=scenario.grace,
+                           on_frame=self._live_frame)
             self.last_report = report
-            self._finish(pool, report)
+            self._finish(run, report)
             return report
         finally:
             self._running = False
             self.run_button.disabled = self._closed
+            self.engine.disabled = self._closed
 
     def _live_frame(self, t: float) -> None:
         assert self.last_pool is not None and self.view is not None
         self.view.show(self.last_pool, t)
         self.live_frames += 1
 
-    def _finish(self, pool: WorkerPool, report: ShutdownReport) -> None:
+    def _finish(self, run: Run, report: ShutdownReport) -> None:
         assert self.view is not None
-        self._end = end = pool.trace.now()
-        threads = {t.name: t for t in pool.threads()}
-        hung = [threads[f"pool-worker-{o.worker_id}"] for o in report.abandoned]
-        self._hung = next((t for t in hung if t.is_alive()), None)
-        self.view.set_static(right=tl.extent(tl.snapshot(pool, end)))
+        pool = run.pool
+        end = pool.trace.now()
+        self._end = shown = end - self.view.origin
+        self._hung = None
+        if run.engine == "threads":  # only a thread outlives its abandoned job
+            threads = {t.name: t for t in pool.threads()}
+            hung = [threads[f"pool-worker-{o.worker_id}"] for o in report.abandoned]
+            self._hung = next((t for t in hung if t.is_alive()), None)
+        self.view.set_static(right=tl.extent(tl.shift(tl.snapshot(pool, end), self.view.origin)))
         self._show_report()
-        step = 0.05 if end <= 5.0 else end / 100
+        step = 0.05 if shown <= 5.0 else shown / 100
         self.replay.step = step
-        self.replay.max = end
-        self.play.max = max(math.ceil(end / step), 1)
+        self.replay.max = shown
+        self.play.max = max(math.ceil(shown / step), 1)
         self.replay.disabled = self.play.disabled = False
         self.release_button.disabled = self._hung is None
         self.status.value = "Done. Press play, or drag the slider, to replay the run."
-        self.replay.value = end  # the observer draws nothing while a run is in progress
-        self._draw_at(end)
+        self.replay.value = shown  # the observer draws nothing while a run is in progress
+        self._draw_at(shown)
 
     def _show_report(self) -> None:
         if self.last_report is None or self.last_pool is None or self.view is None:
             return
         scenario = self._scenario
-        text = describe(self.last_report, self.last_pool,
+        assert self.last_run is not None
+        text = describe(self.last_report, self.last_run,
                         None if scenario is None else scenario.shutdown_timeout)
         if self._hung is not None and self._hung.is_alive():
             text += "\n(Release hung job lets it return; the thread then ends.)"
@@ -666,7 +607,8 @@ class Dashboard:
     def _draw_at(self, t: float) -> None:
         if self.last_pool is None or self.view is None:
             return
-        self.view.show(self.last_pool, min(max(t, 0.0), self._end))
+        # t is the time shown (the replay slider's); the view wants trace time
+        self.view.show(self.last_pool, self.view.origin + min(max(t, 0.0), self._end))
 
     # -- the hung job ----------------------------------------------------------
 
@@ -698,6 +640,8 @@ class Dashboard:
     def close(self) -> None:
         """Release a hung job, and close the widgets. The dashboard cannot run again."""
         self.release()
+        if self.last_run is not None:
+            self.last_run.close()
         self._closed = True
         self.play.playing = False
         for child in _all_widgets(self.widget):
@@ -759,6 +703,8 @@ class Dashboard:
                 f"shutdown_timeout={s.shutdown_timeout!r}, drain={s.drain}")
         if self.seed:
             text += f", seed={self.seed}"
+        if self.engine.value != "threads":
+            text += f", engine={self.engine.value!r}"
         return text + ")"
 
 
@@ -767,7 +713,11 @@ def _tidy(value: float) -> float:
     return round(float(value), 6)
 
 
-def _title(s: Scenario) -> str:
+_STARTING = {"processes": "Starting worker processes...",
+             "dask": "Starting a Dask cluster (1-3 s)..."}
+
+
+def _title(s: Scenario, engine: str = "threads") -> str:
     parts = [f"{s.workers} worker{'s' if s.workers != 1 else ''}",
              f"{s.jobs} job{'s' if s.jobs != 1 else ''} of {s.duration:g} s"]
     if s.failure_rate:
@@ -776,7 +726,7 @@ def _title(s: Scenario) -> str:
         parts.append(f"job {HANG_JOB} hangs")
     parts.append(f"shutdown timeout {s.shutdown_timeout:g} s"
                  + ("" if s.drain else ", no drain"))
-    return "WorkerPool: " + ", ".join(parts)
+    return f"{ENGINE_POOLS[engine]}: " + ", ".join(parts)
 
 
 def _all_widgets(root: Any) -> list[Any]:
