@@ -242,6 +242,7 @@ def plot_timeline(
     now: float | None = None,
     *,
     queue_depth: bool = False,
+    origin: float = 0.0,
 ) -> Axes:
     """Draw the jobs of ``source`` on ``ax``: one lane per worker, one bar per job.
 
@@ -258,6 +259,9 @@ def plot_timeline(
     ``queue_depth=True`` a small strip above the lanes shows how many jobs
     waited over time (needs a pool or a trace; it is ``ax.child_axes[0]``).
 
+    ``origin`` (trace time) is drawn at x = 0: say, a dashboard run's first
+    submit (``dash.view.origin``), so that an engine's start-up is left out.
+
     ``ax`` defaults to a new pyplot figure. Returns the axes. Raises
     ``TypeError``/``ValueError`` for a bad argument, naming it.
     """
@@ -268,7 +272,11 @@ def plot_timeline(
     if queue_depth and not (isinstance(source, Trace) or _is_pool(source)):
         raise ValueError("queue_depth=True needs a pool or a Trace: "
                          "a list of spans does not say when jobs were queued")
-    picture = snapshot(source, now)
+    if isinstance(origin, bool) or not isinstance(origin, (int, float)):
+        raise TypeError(f"origin must be a number of seconds, got {type_name(origin)}")
+    if not math.isfinite(origin):
+        raise ValueError(f"origin must be a finite number of seconds, got {origin}")
+    picture = shift(snapshot(source, now), float(origin))
     if ax is None:
         import matplotlib.pyplot as plt  # only here: a figure of our own, shown inline
 

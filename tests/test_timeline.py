@@ -307,3 +307,16 @@ def test_a_bad_now_raises_naming_now(ax: Axes, now: object, error: type) -> None
 def test_a_bad_ax_raises_type_error_naming_ax() -> None:
     with pytest.raises(TypeError, match="ax"):
         plot_timeline([], ax="axes")  # type: ignore[arg-type]
+
+
+def test_origin_is_drawn_at_zero_so_a_start_up_is_left_out(ax: Axes) -> None:
+    spans = [Span(1, "a", 5.0, 6.0, Status.SUCCEEDED)]
+    plot_timeline(spans, ax, origin=4.5)
+    assert extent(bars(ax)["succeeded"]) == pytest.approx((0.5, 1.5))
+
+
+@pytest.mark.parametrize(("origin", "error"), [("1", TypeError), (True, TypeError),
+                                                (float("inf"), ValueError)])
+def test_a_bad_origin_raises_naming_it(ax: Axes, origin: object, error: type) -> None:
+    with pytest.raises(error, match="origin"):
+        plot_timeline([], ax, origin=origin)  # type: ignore[arg-type]
