@@ -9,12 +9,19 @@ from __future__ import annotations
 import pytest
 from solutionloader import failed_lines, load_solution
 
-from pool.checks import check_job, check_start_workers, check_worker
+from pool.checks import check_child_context, check_job, check_start_workers, check_worker
 
 
 @pytest.mark.timeout(20)
 def test_job_solution_passes_check_job(capsys: pytest.CaptureFixture[str]) -> None:
     passed = check_job(load_solution("02_job").MyJob)
+    assert failed_lines(capsys.readouterr().out) == []
+    assert passed is True
+
+
+@pytest.mark.timeout(20)
+def test_context_solution_passes_check_child_context(capsys: pytest.CaptureFixture[str]) -> None:
+    passed = check_child_context(load_solution("02_context").MiniContext)
     assert failed_lines(capsys.readouterr().out) == []
     assert passed is True
 

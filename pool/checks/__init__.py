@@ -44,6 +44,7 @@ Some scenarios fail a job on purpose; the reference worker logs that on the
 """
 
 from .cancellation import check_process
+from .context import check_child_context
 from .dispatcher import check_start_workers
 from .idempotency import check_idempotent
 from .job import check_job
@@ -54,6 +55,7 @@ from .tracking import check_pool
 from .worker import check_worker
 
 __all__ = [
+    "check_child_context",
     "check_idempotent",
     "check_job",
     "check_pool",

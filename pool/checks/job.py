@@ -34,8 +34,10 @@ def check_job(make_job: Callable[..., Any]) -> bool:
     the id as given, the payload as ``bytes`` (a ``bytearray`` copied, so
     later changes to the buffer do not reach the job), the ``ctx`` as
     given, or a context that is never done (``pool.background()``) when
-    none was given. An empty id, a non-``str`` id and a ``str`` payload must
-    raise ``TypeError`` or ``ValueError``.
+    none was given. As the exercise asks: a non-``str`` id is a
+    ``TypeError``, an empty id a ``ValueError`` (right type, bad value), a
+    ``str`` payload and any other payload that is not bytes-like (a list,
+    an int: ``bytes()`` would quietly turn those into bytes) a ``TypeError``.
 
     Prints one line per scenario and returns True if all passed. Blocks
     about a second at most per scenario, even if ``make_job`` hangs. Raises
@@ -105,16 +107,27 @@ def check_job(make_job: Callable[..., Any]) -> bool:
             raise _Fail("job.payload changed when the caller changed its bytearray: copy it "
                         "with bytes(payload)")
 
-    def rejects(args: tuple[Any, ...], what: str, fix: str) -> Callable[[_Env], None]:
+    def rejects(cases: tuple[tuple[Any, ...], ...], expected: type[Exception], what: str,
+                fix: str) -> Callable[[_Env], None]:
+        # The exercise names the exception: TypeError for a wrong type, ValueError for a
+        # right type with a bad value. A caller catching the one it was promised must get it.
+        other = ValueError if expected is TypeError else TypeError
+        kind = "wrong type" if expected is TypeError else "right type, bad value"
+
         def scenario(env: _Env) -> None:
-            call = call_make(env, *args)
-            if isinstance(call.error, (TypeError, ValueError)):
-                return
-            if call.error is not None:
-                raise _Fail(f"make_job({shown(args)}) raised {_describe(call.error)}; expected "
-                            f"TypeError or ValueError, {fix}")
-            raise _Fail(f"make_job({shown(args)}) returned {_show(call.value)}: {what} must "
-                        f"raise TypeError or ValueError, {fix}")
+            for args in cases:
+                call = call_make(env, *args)
+                if isinstance(call.error, expected):
+                    continue
+                if isinstance(call.error, other):
+                    raise _Fail(f"make_job({shown(args)}) raised {_describe(call.error)}: "
+                                f"{what} is a {expected.__name__} ({kind}), not a "
+                                f"{other.__name__}; {fix}")
+                if call.error is not None:
+                    raise _Fail(f"make_job({shown(args)}) raised {_describe(call.error)}; "
+                                f"expected {expected.__name__}: {fix}")
+                raise _Fail(f"make_job({shown(args)}) returned {_show(call.value)}: {what} "
+                            f"must raise {expected.__name__}; {fix}")
 
         return scenario
 
@@ -122,10 +135,17 @@ def check_job(make_job: Callable[..., Any]) -> bool:
         _Scenario("keeps the id, payload and ctx it is given", keeps_fields),
         _Scenario("gives a job made without ctx a context that is never done", default_ctx),
         _Scenario("copies a bytearray payload to bytes", copies_bytearray),
-        _Scenario("rejects an empty id", rejects(
-            ("", b"hello"), "an empty id", "so every job can be told apart in logs")),
-        _Scenario("rejects an id that is not a str", rejects(
-            (42, b"hello"), "a non-str id", "naming the argument")),
-        _Scenario("rejects a str payload", rejects(
-            ("job-1", "hello"), "a str payload", "telling the caller to encode the text")),
+        _Scenario("rejects an empty id with ValueError", rejects(
+            (("", b"hello"),), ValueError, "an empty id",
+            "a job with no name cannot be told apart in the logs")),
+        _Scenario("rejects an id that is not a str with TypeError", rejects(
+            ((42, b"hello"),), TypeError, "a non-str id",
+            "say in the message which argument is wrong")),
+        _Scenario("rejects a str payload with TypeError", rejects(
+            (("job-1", "hello"),), TypeError, "a str payload",
+            "tell the caller to encode the text")),
+        _Scenario("rejects a payload that is not bytes (a list, an int) with TypeError", rejects(
+            (("job-1", [104, 105]), ("job-1", 5)), TypeError, "a payload that is not bytes",
+            "check the type before converting: bytes([104, 105]) and bytes(5) quietly make "
+            "bytes of a list and of an int")),
     ])
