@@ -43,6 +43,7 @@ Some scenarios fail a job on purpose; the reference worker logs that on the
 ``pool`` logger, which prints nothing unless the notebook configured logging.
 """
 
+from .aio import check_async_pool
 from .cancellation import check_process
 from .context import check_child_context
 from .dispatcher import check_start_workers
@@ -55,6 +56,7 @@ from .tracking import check_pool
 from .worker import check_worker
 
 __all__ = [
+    "check_async_pool",
     "check_child_context",
     "check_idempotent",
     "check_job",
