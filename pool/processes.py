@@ -167,19 +167,38 @@ class _Waker:
 
     Used as the ``wake`` of the receiver the supervisor parks in the jobs
     channel, so a submit that hands it a job wakes it from its ``select``.
+    Any thread may call :meth:`release`; the supervisor calls :meth:`drained`
+    when the pipe is readable, and only then looks at what changed.
     """
 
     __slots__ = ("fd", "pending")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.pending = False
+        self.pending = False  # a byte is in the pipe, or about to be: no need for another
 
     def release(self) -> None:
         if not self.pending:
             self.pending = True
             with contextlib.suppress(OSError):  # full: a wake is pending anyway
                 os.write(self.fd, b"w")
+
+    def drained(self, read_fd: int) -> None:
+        """Supervisor: empty the pipe, then let the next release write again.
+
+        In this order, never the other: each ``os.read`` lets other threads
+        run, so a release that lands once ``pending`` is cleared writes a byte
+        that a read still to come would swallow, and ``pending`` would stay
+        set over an empty pipe, every later release skipping its write: the
+        supervisor would sleep through shutdown until the fallback killed its
+        workers. A release that lands before ``pending`` is cleared writes
+        nothing, which is safe: its caller changed what it wanted seen before
+        it released, and the supervisor looks only after this returns.
+        """
+        with contextlib.suppress(OSError):  # BlockingIOError: empty
+            while os.read(read_fd, 512):
+                pass
+        self.pending = False
 
 
 # Worker states, as the supervisor sees them.
@@ -722,10 +741,7 @@ class _Supervisor:
         exited: list[_Worker] = []
         for key, _ in self._sel.select(self._next_timer()):
             if key.data is None:
-                self._waker.pending = False  # before draining: a later wake writes again
-                with contextlib.suppress(OSError):
-                    while os.read(self._wake_r, 512):
-                        pass
+                self._waker.drained(self._wake_r)
             else:
                 kind, worker = key.data
                 if kind == "conn":

@@ -646,6 +646,44 @@ def test_shutdown_kills_a_worker_that_ignores_sigterm(make: MakePool, tmp_path: 
     assert not alive(pid)
 
 
+def test_shutdown_keeps_its_bound_after_a_wake_up_lands_while_the_supervisor_empties_its_pipe(
+    make: MakePool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The race behind an overrun seen once in CI: the supervisor empties its
+    # wake-up pipe with os.read calls, each of which lets other threads run,
+    # and a wake-up (a submit's, a cancel's) landing between two reads was
+    # swallowed so that every later one was skipped; shutdown then waited for
+    # its 1 s fallback. Here that wake-up lands there every time.
+    p = make(1)
+    core = p._core
+    raced = threading.Event()
+
+    class RacingOs:
+        """pool.processes' os, but a wake-up lands right after the first read of the pipe."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        def read(self, fd: int, n: int) -> bytes:
+            data = os.read(fd, n)
+            if fd == core._wake_r and data and not raced.is_set():
+                raced.set()
+                core._waker.release()  # as another thread's would, between two reads
+            return data
+
+    monkeypatch.setattr(pool.processes, "os", RacingOs())
+    core._waker.release()  # any wake-up: the supervisor empties the pipe
+    assert raced.wait(BOUND)
+    # A job's round trip: its submit wakes the supervisor, and once it is
+    # back the supervisor is past the racing turn, so the shutdown's own
+    # wake-ups are the ones that must not be lost.
+    assert p.submit(job("after")).result(BOUND) == "after"
+    began = time.monotonic()
+    report = p.shutdown(timeout=1.0, grace=0.0)
+    assert time.monotonic() - began < 1.0 + SLACK
+    assert report.clean  # the supervisor heard the shutdown, not only the fallback's kills
+
+
 def test_shutdown_cancels_the_pool_context_after_its_timeout(make: MakePool,
                                                               tmp_path: Path) -> None:
     p = make(1)
@@ -696,7 +734,10 @@ def test_shutdown_from_a_done_callback_raises_runtime_error(make: MakePool) -> N
             raised.append(exc)
         done.set()
 
-    p.submit(job("a")).add_done_callback(callback)
+    # The job waits for the cancel, so the callback is added before it ends
+    # and runs in the supervisor thread (on a done future it would run here).
+    p.submit(job("a", "honour", 30)).add_done_callback(callback)
+    p.cancel()
     assert done.wait(BOUND)
     assert isinstance(raised[0], RuntimeError)
     assert "wait for itself" in str(raised[0])
