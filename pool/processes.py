@@ -679,10 +679,15 @@ class _Supervisor:
             self._stop = True  # terminate every worker now; start no more
         self._waker.release()
         if not self.finished.wait(_STOP_BOUND):
-            # The supervisor is stuck (in a slow done callback?): do it from here.
+            # The supervisor is stuck (in a slow done callback?). Kill the workers from
+            # here, but only signal them: their pipes and joins stay the supervisor's, for
+            # closing them from two threads could close a descriptor number that a new
+            # pool has reused meanwhile. The supervisor reaps them once it runs again.
             log.error("pool supervisor did not stop its workers within %.1f s; killing them",
                       _STOP_BOUND, extra={"job_id": None, "worker_id": None})
-            self._kill_all()
+            for w in list(self._workers.values()):
+                self._signal(w, signal.SIGKILL)
+            self.finished.wait(_STOP_BOUND)
         if ledger.report is not None:  # another call finished first
             return ledger.report
         with self.lock:
