@@ -743,6 +743,34 @@ def test_shutdown_from_a_done_callback_raises_runtime_error(make: MakePool) -> N
     assert "wait for itself" in str(raised[0])
 
 
+@pytest.mark.timeout(60)
+def test_a_supervisor_stuck_in_a_done_callback_cannot_keep_shutdown_or_workers_alive(
+        make: MakePool) -> None:
+    p = make(2)
+    release = threading.Event()
+    in_callback = threading.Event()
+
+    def stuck(_: Any) -> None:  # runs in the supervisor thread, which then does nothing else
+        in_callback.set()
+        release.wait(BOUND)
+
+    p.submit(job("a", "honour", 30)).add_done_callback(stuck)
+    p.submit(job("b", "honour", 30))
+    p.cancel()
+    assert in_callback.wait(BOUND)
+    start = time.monotonic()
+    report = p.shutdown(timeout=0, grace=0)
+    elapsed = time.monotonic() - start
+    pids = list(p.pids().values())
+    try:
+        # The fallback waited twice its 1 s bound and SIGKILLed the workers meanwhile.
+        assert elapsed < 2 * 1.0 + SLACK, elapsed
+        assert report.stats.submitted == 2
+        assert eventually(lambda: not any(alive(pid) for pid in pids), BOUND)
+    finally:
+        release.set()  # the supervisor runs again and reaps them (the autouse fixture checks)
+
+
 def test_submit_from_a_done_callback_never_waits_for_room(make: MakePool) -> None:
     p = make(1, buffer=0)
     chained: list[Any] = []
