@@ -1,0 +1,138 @@
+"""Side-by-side timings of ``pool.DaskPool``, as ratios measured in one run.
+
+Run: ``.venv/bin/python -m benchmarks.cluster`` (``--help`` for the knobs).
+Needs ``distributed`` (``pip install -e '.[dask]'``).
+
+1. Per-job overhead on no-op jobs, on one LocalCluster (``--workers``
+   processes, one thread each): DaskPool (from the first submit until every
+   job's future is done) against plain ``client.map`` + ``client.gather``
+   of the same number of no-op calls on the same cluster. The contenders
+   alternate round by round, so machine noise hits both; medians. Target:
+   DaskPool <= 1.1 x per job.
+2. The seed program (3 workers, 5 jobs of 0.5 s) on an embedded cluster:
+   start-up (the constructor: a LocalCluster and the pool's plugin), the
+   jobs (first submit until all are done; Go's version takes 1.002 s), and
+   shutdown (which closes the cluster), reported separately.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from typing import Any
+
+from pool import Job
+
+from .procjobs import noop
+
+
+def sleepy(job: Job) -> str:
+    time.sleep(0.5)
+    return job.id
+
+
+def per_job_pool(client: Any, n: int, buffer: int | None) -> float:
+    from pool.cluster import DaskPool
+
+    jobs = [Job(str(i)) for i in range(n)]
+    p = DaskPool(noop, client=client, buffer=buffer, keep=n)
+    start = time.perf_counter()
+    futures = [p.submit(job) for job in jobs]
+    for f in futures:
+        f.result()
+    elapsed = time.perf_counter() - start
+    report = p.shutdown()
+    assert report.clean and report.stats.succeeded == n, report
+    return elapsed / n
+
+
+def per_job_map(client: Any, n: int) -> float:
+    items = list(range(n))
+    start = time.perf_counter()
+    futures = client.map(noop, items, pure=False)
+    client.gather(futures)
+    elapsed = time.perf_counter() - start
+    del futures
+    return elapsed / n
+
+
+def seed_program() -> tuple[float, float, float]:
+    from pool.cluster import DaskPool
+
+    start = time.perf_counter()
+    p = DaskPool(sleepy, workers=3)
+    up = time.perf_counter()
+    futures = [p.submit(Job(f"job-{i}")) for i in range(1, 6)]
+    for f in futures:
+        f.result()
+    done = time.perf_counter()
+    report = p.shutdown()
+    closed = time.perf_counter()
+    assert report.clean and report.stats.succeeded == 5, report
+    return up - start, done - up, closed - done
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+    import platform
+    import statistics
+
+    import distributed
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=2_000, help="no-op jobs per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per measure (default 5)")
+    parser.add_argument("--workers", type=int, default=2, help="cluster workers (default 2)")
+    args = parser.parse_args(argv)
+    n, rounds, workers = args.jobs, args.rounds, args.workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"Python {platform.python_version()}, distributed {distributed.__version__}, "
+          f"{cores} cores, {rounds} rounds, medians")
+
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        per_job_map(client, 200)  # warm up: functions shipped, connections open
+        per_job_pool(client, 200, 100)
+        samples: dict[str, list[float]] = {"pool": [], "pool_unbounded": [], "map": []}
+        for _ in range(rounds):
+            for key, fn in (("pool", lambda: per_job_pool(client, n, 100)),
+                            ("map", lambda: per_job_map(client, n)),
+                            ("pool_unbounded", lambda: per_job_pool(client, n, None))):
+                gc.collect()
+                samples[key].append(fn())
+    finally:
+        client.close()
+        cluster.close()
+    us = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
+    print()
+    print(f"| per-job time, {n} no-op jobs, {workers} workers | us/job | "
+          "vs client.map + gather |")
+    print("|---|---:|---:|")
+    for name, key in (("DaskPool, buffer=100 (default)", "pool"),
+                      ("DaskPool, buffer=None", "pool_unbounded"),
+                      ("client.map + client.gather", "map")):
+        print(f"| {name} | {us[key]:.1f} | {us[key] / us['map']:.2f}x |")
+
+    seeds = [seed_program() for _ in range(max(1, rounds // 2))]
+    up, jobs, down = (statistics.median(s[i] for s in seeds) for i in range(3))
+    print()
+    print(f"| the seed program (3 workers, 5 jobs of 0.5 s), embedded cluster, "
+          f"median of {len(seeds)} | seconds |")
+    print("|---|---:|")
+    print(f"| start-up: LocalCluster + plugin | {up:.3f} |")
+    print(f"| jobs: first submit until all done (Go: 1.002) | {jobs:.3f} |")
+    print(f"| shutdown, closing the cluster | {down:.3f} |")
+
+    target = us["pool"] <= 1.1 * us["map"]
+    print()
+    print(f"{'met ' if target else 'MISSED'} DaskPool per-job <= 1.1 x client.map + gather")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
