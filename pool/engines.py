@@ -386,5 +386,5 @@ def describe(report: ShutdownReport, run: Run, shutdown_timeout: float | None = 
 _FATE = {
     "processes": "its worker process was killed (SIGTERM, then SIGKILL)",
     "asyncio": "its task was cancelled for real, and has ended",
-    "dask": "its Dask worker was restarted by its nanny",
+    "dask": "its Dask worker process was killed through its nanny",
 }

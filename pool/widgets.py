@@ -447,7 +447,7 @@ class Dashboard:
             tooltips=["WorkerPool: a hung job is abandoned (a thread cannot be stopped)",
                       "ProcessPool: a hung job's worker process is killed",
                       "AsyncPool: a hung job's task is cancelled",
-                      "DaskPool (a local cluster): a hung job's worker is restarted"])
+                      "DaskPool (a local cluster): a hung job's worker is killed by its nanny"])
         self.run_button = widgets.Button(description="Run", button_style="primary",
                                          icon="play")
         self.release_button = widgets.Button(description="Release hung job", disabled=True,

@@ -37,7 +37,7 @@ FATE = {
     "threads": "is still alive",
     "processes": "its worker process was killed",
     "asyncio": "its task was cancelled for real",
-    "dask": "its Dask worker was restarted by its nanny",
+    "dask": "its Dask worker process was killed through its nanny",
 }
 HUNG_STATUS = {"threads": Status.ABANDONED, "processes": Status.ABANDONED,
                "asyncio": Status.CANCELED, "dask": Status.ABANDONED}
