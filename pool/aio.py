@@ -21,7 +21,10 @@ Decisions, and why:
   ``async def``; in Jupyter a cell already runs in the kernel's loop, so
   ``pool = AsyncPool(...)`` and top-level ``await pool.submit(...)`` work
   there). Every ledger move happens in that loop's thread, so the ledger's
-  lock is never contended and futures are resolved where they live. Other
+  lock is never contended and futures are resolved where they live; it is
+  still taken, so that readers in other threads see consistent counts, but
+  only twice a job: a submit reserves and accepts in one step, and a worker
+  records a job's end in the same hold that starts its next job. Other
   threads use :meth:`AsyncPool.submit_threadsafe` and :meth:`AsyncPool.cancel`;
   the readers (``stats``, ``outcomes``, ``errors``, ``trace``, ``report``)
   are safe from any thread.
@@ -129,6 +132,7 @@ _UNBOUNDED = 2**62  # buffer=None
 _monotonic = time.monotonic
 _CancelledError = asyncio.CancelledError
 _FutureInit = asyncio.Future.__init__
+_future_new = asyncio.Future.__new__
 _future_cancel = asyncio.Future.cancel
 
 _worker_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -262,7 +266,8 @@ class AsyncJobFuture(asyncio.Future[Any]):
         _FutureInit(self, loop=pool._loop)
         self._pool = pool
         ledger = pool._ledger
-        # Entry's fields, set here: one of these is made per job.
+        # Entry's fields, set here. (AsyncPool.submit inlines this, once per job:
+        # keep the two in step.)
         self.job = job
         self.job_id = job.id
         self.ledger = ledger
@@ -534,9 +539,26 @@ class AsyncPool:
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
-        entry = self._entry(job) if type(job) is not Job or _get_ident() != self._thread \
-            else AsyncJobFuture(job, self)  # (the checks of _entry, inlined: once per job)
+        if type(job) is not Job or _get_ident() != self._thread:
+            entry = self._entry(job)
+        else:  # the checks of _entry passed; AsyncJobFuture(job, self), inlined: once per job
+            entry = _future_new(AsyncJobFuture)
+            _FutureInit(entry, loop=self._loop)
+            entry._pool = self
+            entry.job = job
+            entry.job_id = job.id
+            entry.ledger = self._ledger
+            entry.context = entry.status = entry.started_at = entry.worker_id = None
+            entry.outcome = None
+            entry.queued_at = 0.0
+            entry._cancel_asked = False
         with self._lock:
+            if not self._idle and len(self._buffer) < self._capacity:
+                # Room in the buffer and no idle worker to hand it to (the common
+                # case under load): reserve and accept in one ledger step.
+                self._ledger.admit(entry)  # type: ignore[arg-type]
+                self._buffer.append(entry)
+                return entry
             self._ledger.reserve(entry)  # type: ignore[arg-type]
             if self._offer(entry):
                 return entry
@@ -703,15 +725,28 @@ class AsyncPool:
         trace = self._trace
         trace.record(ev.WORKER_START, w.id)
         entry: AsyncJobFuture | None = None
+        # The job this worker just ran (its line, outcome and result) until its end
+        # is recorded: in the same lock hold that starts the next job when the
+        # buffer has one (one lock hold per job, as the thread pool's
+        # record_pending), at once otherwise. Never kept across an await: nothing
+        # else runs in this thread meanwhile, so no task can see the difference.
+        # (Three names, not a tuple: no allocation per job.)
+        pend: AsyncJobFuture | None = None
+        pend_outcome: Outcome | None = None
+        pend_result: Any = None
         try:
             while True:
                 if buffer:
                     entry = buffer.popleft()
                     if self._putters:
                         self._wake_putter()
-                elif self._stopping:
-                    return
                 else:
+                    if pend is not None:
+                        with lock:
+                            record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
+                        pend = pend_outcome = pend_result = None
+                    if self._stopping:
+                        return
                     if self._putters:
                         self._wake_putter()  # an idle worker is room for a buffer=0 submit
                     waiter: asyncio.Future[AsyncJobFuture | None] = loop.create_future()
@@ -727,6 +762,9 @@ class AsyncPool:
                     if entry is None:
                         return  # intake stopped
                 with lock:
+                    if pend is not None:
+                        record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
+                        pend = pend_outcome = pend_result = None
                     if start(w.id, entry) is None:  # type: ignore[arg-type]
                         entry = None
                         continue  # cancelled or swept while it waited
@@ -747,8 +785,8 @@ class AsyncPool:
                     if err is None:
                         ctx = self._merged(own, w, entry)
                 if err is not None:  # its deadline passed in the queue, or it was cancelled
-                    outcome = Outcome(entry.job_id, w.id, context_status(err), None, err,
-                                      entry.queued_at, None, _monotonic())
+                    outcome = _tuple_new(Outcome, (entry.job_id, w.id, context_status(err), None,
+                                                   err, entry.queued_at, None, _monotonic()))
                     with lock:
                         record_outcome(entry, outcome)  # type: ignore[arg-type]
                     entry = None
@@ -759,13 +797,22 @@ class AsyncPool:
                 assert started is not None
                 if started > w.seg:
                     w.seg = started
-                result = error = None
+                result = error = copy = None
                 try:
+                    # job.with_ctx(ctx), inlined for a plain Job (once per job); in the
+                    # try, as a subclass's copy may fail: that fails the job, not the worker.
+                    if type(job) is Job:
+                        copy = _new(Job)
+                        _set_id(copy, job.id)
+                        _set_payload(copy, job.payload)
+                        _set_ctx(copy, ctx)
+                    else:
+                        copy = job.with_ctx(ctx)
                     if deadline is None:
-                        result = await process(_with_ctx(job, ctx))
+                        result = await process(copy)
                     else:
                         async with asyncio.timeout_at(deadline + clock):
-                            result = await process(_with_ctx(job, ctx))
+                            result = await process(copy)
                     status = _SUCCEEDED
                 except _CancelledError as exc:
                     why = w.why
@@ -799,12 +846,15 @@ class AsyncPool:
                     _log_end(entry.job_id, w.id, status, error)
                     if error is not None:
                         forget_frames(error)
-                outcome = Outcome(entry.job_id, w.id, status, result, error, entry.queued_at,
-                                  started, finishing)
-                with lock:
-                    record_outcome(entry, outcome, result)
-                entry = job = result = error = None  # an idle worker holds no job
+                # Outcome(...) without the Python-level __new__ of a named tuple.
+                pend_outcome = _tuple_new(Outcome, (entry.job_id, w.id, status, result, error,
+                                                    entry.queued_at, started, finishing))
+                pend, pend_result = entry, result
+                entry = job = copy = result = error = None  # an idle worker holds no job
                 if w.why is not None:  # the pool cancelled that job: take the cancel back
+                    with lock:
+                        record_outcome(pend, pend_outcome, pend_result)
+                    pend = pend_outcome = pend_result = None
                     await self._absorb(w)
         except _CancelledError:
             if entry is not None and entry.status is _QUEUED:
@@ -812,6 +862,9 @@ class AsyncPool:
                     buffer.appendleft(entry)
             raise
         finally:
+            if pend is not None:  # (only if something raised between a job's end and the next)
+                with lock:
+                    record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
             w.entry = None
             trace.record(ev.WORKER_EXIT, w.id)
             self._worker_exited(w)
@@ -1088,18 +1141,12 @@ class AsyncPool:
 _running_loop = asyncio._get_running_loop  # no exception when there is none
 _get_ident = threading.get_ident
 _new = object.__new__
-_set = object.__setattr__
-
-
-def _with_ctx(job: Job, ctx: Context) -> Job:
-    """``job.with_ctx(ctx)``, with a fast path for a plain Job (one of these per job)."""
-    if type(job) is Job:
-        copy = _new(Job)
-        _set(copy, "id", job.id)
-        _set(copy, "payload", job.payload)
-        _set(copy, "ctx", ctx)
-        return copy
-    return job.with_ctx(ctx)
+_tuple_new = tuple.__new__
+# The slot descriptors of Job's fields: setting through them skips the frozen
+# dataclass's __setattr__ (as object.__setattr__ does), and the name lookup.
+_set_id = Job.__dict__["id"].__set__
+_set_payload = Job.__dict__["payload"].__set__
+_set_ctx = Job.__dict__["ctx"].__set__
 
 
 def _why_status(why: BaseException, deadline: float | None) -> tuple[Status, BaseException]:
