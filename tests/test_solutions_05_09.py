@@ -1,4 +1,4 @@
-"""The reference solutions of notebooks 05-08 pass the checks the notebooks run.
+"""The reference solutions of notebooks 05-09 pass the checks the notebooks run.
 
 Each passes the ``pool.checks`` checker its notebook runs; 07's (a
 cancellation-aware ``process``) also has its behaviour stated directly.
@@ -18,9 +18,9 @@ import pytest
 from solutionloader import failed_lines, load_solution
 
 from pool import Canceled, DeadlineExceeded, Job, Status, WorkerPool, background
-from pool.checks import check_pool, check_shutdown
+from pool.checks import check_pool, check_shutdown, check_stopper
 
-# -- 05, 06, 08: the pool.checks checkers --------------------------------------------------
+# -- 05, 06, 08, 09: the pool.checks checkers --------------------------------------------------
 
 
 @pytest.mark.timeout(30)
@@ -42,6 +42,13 @@ def test_select_timeout_solution_passes_check_shutdown(
 @pytest.mark.timeout(30)
 def test_pool_solution_passes_check_pool(capsys: pytest.CaptureFixture[str]) -> None:
     passed = check_pool(load_solution("08_pool").MyPool)
+    assert failed_lines(capsys.readouterr().out) == []
+    assert passed is True
+
+
+@pytest.mark.timeout(30)
+def test_stopper_solution_passes_check_stopper(capsys: pytest.CaptureFixture[str]) -> None:
+    passed = check_stopper(load_solution("09_stopper").Stopper)
     assert failed_lines(capsys.readouterr().out) == []
     assert passed is True
 

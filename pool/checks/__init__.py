@@ -50,6 +50,7 @@ from .dispatcher import check_start_workers
 from .idempotency import check_idempotent
 from .job import check_job
 from .processes import check_run_with_hard_timeout, hard_timeout_job
+from .production import check_stopper
 from .service import check_service
 from .shutdown import check_shutdown
 from .tracking import check_pool
@@ -66,6 +67,7 @@ __all__ = [
     "check_service",
     "check_shutdown",
     "check_start_workers",
+    "check_stopper",
     "check_worker",
     "hard_timeout_job",
 ]
