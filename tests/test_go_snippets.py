@@ -3,9 +3,25 @@
 - A complete program (it has a ``package`` clause) must pass ``go vet`` and
   ``go build`` as a module declaring Go 1.19, the version the series quotes.
 - A fragment (a function or a few statements, shown for one idea, naming
-  types the prose defines elsewhere) cannot be compiled alone; it must at
-  least parse: each of its top-level pieces, as a declaration or a list of
-  statements (``gofmt -e``, which accepts such fragments).
+  types the prose defines elsewhere) cannot be compiled alone. It must parse
+  (each of its top-level pieces, as a declaration or a list of statements:
+  ``gofmt -e``), and it must compile the way its notebook declares: right
+  after the block, in the same markdown cell, an HTML comment (which
+  JupyterLab does not show) holds a Go file with two marker lines::
+
+      <!-- go vet wraps the fragment above:
+      package main
+      ... what the fragment names but does not declare ...
+      //DECLARATIONS
+      func caller(...) {
+      //STATEMENTS
+      }
+      -->
+
+  The fragment's top-level declarations (pieces whose first line that is
+  not a comment starts with ``func``, ``type``, ``var``, ``const`` or
+  ``import``) replace ``//DECLARATIONS``; its other pieces, in order,
+  replace ``//STATEMENTS``. The file must pass ``go vet`` and ``go build``.
 
 Without a ``go`` command these skip, with a message; with ``REQUIRE_GO=1``
 (set it in CI) a missing ``go`` is a failure instead.
@@ -26,6 +42,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 GO_BLOCK = re.compile(r"^```go[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 GO_MOD = "module snippet\n\ngo 1.19\n"
+WRAP = re.compile(r"<!-- go vet wraps the fragment above:\n(.*?)-->", re.DOTALL)
 BOUND = 180  # seconds: a first build compiles the standard library packages it needs
 
 
@@ -34,6 +51,7 @@ class Snippet:
     notebook: str
     cell: int
     source: str
+    wrap: str | None = None  # a fragment's declared wrapping (see the module docstring)
 
     @property
     def complete(self) -> bool:
@@ -53,7 +71,11 @@ def snippets() -> list[Snippet]:
                 continue
             text = "".join(cell.get("source", ""))
             for match in GO_BLOCK.finditer(text):
-                found.append(Snippet(path.stem, index, match.group(1)))
+                after = text[match.end():]
+                nxt = GO_BLOCK.search(after)
+                wrap = WRAP.search(after[:nxt.start()] if nxt else after)
+                found.append(Snippet(path.stem, index, match.group(1),
+                                     wrap.group(1) if wrap else None))
     return found
 
 
@@ -139,3 +161,50 @@ def test_the_seed_program_in_go_prints_what_pool_demo_prints(capsys: pytest.Capt
     assert seed.main(["--rounds", "1"]) == 0, capsys.readouterr().err
     rows = capsys.readouterr().out
     assert "| Go 1.19" in rows and "| `python -m pool demo` |" in rows
+
+
+DECLARATION = re.compile(r"^(func|type|var|const|import)\b")
+
+
+def wrapped(snippet: Snippet) -> str:
+    """The Go file a fragment compiles in: its declared wrapping, filled in."""
+    assert snippet.wrap is not None
+    declarations, statements = [], []
+    for piece in top_level_pieces(snippet.source):
+        code = [line for line in piece.splitlines() if not line.lstrip().startswith("//")]
+        (declarations if code and DECLARATION.match(code[0]) else statements).append(piece)
+    text = snippet.wrap
+    assert "//DECLARATIONS\n" in text, f"{snippet.name}: its wrapping has no //DECLARATIONS line"
+    text = text.replace("//DECLARATIONS\n", "\n".join(declarations), 1)
+    if statements:
+        assert "//STATEMENTS\n" in text, f"{snippet.name}: its wrapping has no //STATEMENTS line"
+    return text.replace("//STATEMENTS\n", "\n".join(statements), 1)
+
+
+def test_every_fragment_declares_how_it_is_wrapped() -> None:
+    missing = [s.name for s in SNIPPETS if not s.complete and s.wrap is None]
+    assert not missing, ("fragments with no '<!-- go vet wraps the fragment above:' "
+                         f"comment: {missing}")
+
+
+@pytest.mark.timeout(BOUND + 30)
+@pytest.mark.parametrize("snippet", [pytest.param(s, id=s.name) for s in SNIPPETS
+                                     if not s.complete and s.wrap is not None])
+def test_go_fragment_passes_vet_and_builds_in_its_declared_wrapping(snippet: Snippet,
+                                                                    tmp_path: Path) -> None:
+    go = go_tool("go")
+    source = wrapped(snippet)
+    (tmp_path / "go.mod").write_text(GO_MOD)
+    (tmp_path / "main.go").write_text(source)
+    env = go_env()
+    for command in ([go, "vet", "."], [go, "build", "-o", os.devnull, "."]):
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=BOUND)
+        assert done.returncode == 0, (f"{' '.join(command[1:])} failed for {snippet.name}:\n"
+                                      f"{done.stderr}\n{source}")
+
+
+def test_a_fragment_s_declarations_and_statements_go_to_their_markers() -> None:
+    snippet = Snippet("x", 1, "type T int\n\nx := T(1)\n_ = x\n",
+                      "package main\n//DECLARATIONS\nfunc main() {\n//STATEMENTS\n}\n")
+    assert wrapped(snippet) == "package main\ntype T int\nfunc main() {\nx := T(1)\n_ = x\n}\n"
