@@ -581,18 +581,20 @@ class Dashboard:
             hung = [threads[f"pool-worker-{o.worker_id}"] for o in report.abandoned]
             self._hung = next((t for t in hung if t.is_alive()), None)
         self.view.set_static(right=tl.extent(tl.shift(tl.snapshot(pool, end), self.view.origin)))
-        self._show_report()
         step = 0.05 if shown <= 5.0 else shown / 100
         self.replay.step = step
         self.replay.max = shown
         self.play.max = max(math.ceil(shown / step), 1)
         self.replay.disabled = self.play.disabled = False
         self.release_button.disabled = self._hung is None
-        self.status.value = "Done. Press play, or drag the slider, to replay the run."
         self.replay.value = shown  # the observer draws nothing while a run is in progress
-        self._draw_at(shown)
+        # The final picture first, then the report and "Done.": whoever waits for those
+        # (a person, a browser test) then sees the picture they describe.
+        self._show_report(then=lambda: self._draw_at(shown))
+        self.status.value = "Done. Press play, or drag the slider, to replay the run."
 
-    def _show_report(self) -> None:
+    def _show_report(self, then: Callable[[], object] | None = None) -> None:
+        """Put the report into the picture, run ``then`` (a redraw), then show it as text."""
         if self.last_report is None or self.last_pool is None or self.view is None:
             return
         scenario = self._scenario
@@ -602,6 +604,8 @@ class Dashboard:
         if self._hung is not None and self._hung.is_alive():
             text += "\n(Release hung job lets it return; the thread then ends.)"
         self.view.set_static(report=text)
+        if then is not None:
+            then()
         self.report_view.value = f"<pre>{html.escape(text)}</pre>"
 
     def _draw_at(self, t: float) -> None:
@@ -633,8 +637,7 @@ class Dashboard:
         self._hung = None
         self.release_button.disabled = True
         if redraw and not self._running:
-            self._show_report()
-            self._draw_at(self.replay.value)
+            self._show_report(then=lambda: self._draw_at(self.replay.value))
         return True
 
     def close(self) -> None:
