@@ -31,12 +31,12 @@ pytestmark = pytest.mark.timeout(30)
 Check = Callable[[Callable[..., Any]], bool]
 
 SCENARIOS: dict[Check, int] = {
-    check_job: 6,
-    check_worker: 6,
-    check_start_workers: 7,
-    check_shutdown: 4,
-    check_pool: 5,
-    check_process: 4,
+    check_job: 7,
+    check_worker: 11,
+    check_start_workers: 8,
+    check_shutdown: 8,
+    check_pool: 9,
+    check_process: 5,
 }
 REFERENCE: dict[Check, Callable[..., Any]] = {
     check_job: pool.Job,
@@ -95,9 +95,15 @@ def no_thread_left_behind() -> Iterator[None]:
 
 
 def run_job(worker_id: int, job: Job, process: Callable[[Job], Any]) -> Outcome:
+    """The right per-job step (the worker mistakes below are elsewhere; more in
+    worker_answers.py): a job whose context is done is not run; anything raised is a failure."""
+    err = job.ctx.err()
+    if err is not None:
+        status = Status.TIMED_OUT if isinstance(err, pool.DeadlineExceeded) else Status.CANCELED
+        return Outcome(job.id, worker_id, status, None, err)
     try:
         return Outcome(job.id, worker_id, Status.SUCCEEDED, process(job))
-    except Exception as exc:
+    except BaseException as exc:
         return Outcome(job.id, worker_id, Status.FAILED, None, exc)
 
 
@@ -214,11 +220,18 @@ def test_package_answer_passes_its_check_with_one_ok_line_per_scenario(
     assert run.elapsed < QUICK
 
 
-def test_minimal_pool_whose_shutdown_returns_a_bool_passes_check_pool(
+def test_pool_built_from_the_stage_functions_only_fails_the_accounting_scenarios(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Notebook 08 asks for the cancel/abandon/late-finish accounting: stage 3-5 alone lack it."""
     run = run_check(check_pool, TinyPool, capsys)
-    assert run.passed, run.lines
+    assert set(run.failures) == {
+        "pool gives up on hung jobs after one timeout (0.2 s), however many hang",
+        "pool records a job running at the timeout ABANDONED, once, even when it finishes late",
+        "pool records jobs still queued at the timeout CANCELED and never runs them",
+    }, run.lines
+    assert "record it ABANDONED" in run.failures[
+        "pool gives up on hung jobs after one timeout (0.2 s), however many hang"]
 
 
 # -- broken workers -------------------------------------------------------------------
@@ -239,7 +252,8 @@ def test_worker_that_dies_on_first_exception_fails_the_survival_scenario(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = run_check(check_worker, worker_dying_on_first_exception, capsys)
-    assert list(run.failures) == ["worker survives a job that raises (the next job still runs)"]
+    assert "worker survives a job that raises (the next job still runs)" in run.failures
+    assert "worker calls wg.done() exactly once, also when a job raised" not in run.failures
     assert "the worker died when job 'j2' raised" in run.failures[
         "worker survives a job that raises (the next job still runs)"]
     assert run.elapsed < QUICK
@@ -300,6 +314,8 @@ def test_start_workers_that_starts_one_worker_fails_the_count_and_concurrency_sc
     assert set(run.failures) == {
         "start_workers starts exactly 3 worker threads",
         "start_workers runs 3 jobs at the same time on its 3 workers",
+        "start_workers gives its 3 workers the ids 1 to 3",
+        "start_workers makes one channel that holds buffer=2 waiting jobs for 2 workers",
         "start_workers counts every worker in wg before returning",
     }
     assert run.failures["start_workers starts exactly 3 worker threads"].startswith(
@@ -316,7 +332,8 @@ def test_crashing_worker_threads_are_reported_in_a_hint_not_printed_as_traceback
     crash = "a worker thread raised TypeError: worker_id must be an int, got Channel"
     assert run.failures == {
         "start_workers runs 3 jobs at the same time on its 3 workers": crash,
-        "start_workers makes a channel that holds buffer=2 waiting jobs": crash,
+        "start_workers gives its 3 workers the ids 1 to 3": crash,
+        "start_workers makes one channel that holds buffer=2 waiting jobs for 2 workers": crash,
         "start_workers counts every worker in wg before returning": crash,
         "start_workers passes process and record on to every worker": crash,
     }
@@ -349,7 +366,11 @@ def test_shutdown_that_waits_forever_on_a_hung_worker_fails_the_timeout_scenario
 ) -> None:
     run = run_check(check_shutdown, shutdown_ignoring_timeout, capsys)
     assert list(run.failures) == [
-        "shutdown returns False after its timeout (0.2 s) when a worker hangs"]
+        "shutdown returns False after its timeout (0.2 s) when a worker hangs",
+        "shutdown returns False at once with timeout=0 when a worker hangs",
+        "shutdown leaves only daemon threads behind on a hung worker",
+        "shutdown can be called again, without an error, and tells the truth",
+    ]
     assert run.failures[
         "shutdown returns False after its timeout (0.2 s) when a worker hangs"].startswith(
         "shutdown(timeout=0.2) was still waiting 1 s after its timeout while a worker hung")
@@ -366,9 +387,10 @@ def test_job_without_validation_fails_the_copy_and_rejection_scenarios(
     assert set(run.failures) == {
         "job gives a job made without ctx a context that is never done",
         "job copies a bytearray payload to bytes",
-        "job rejects an empty id",
-        "job rejects an id that is not a str",
-        "job rejects a str payload",
+        "job rejects an empty id with ValueError",
+        "job rejects an id that is not a str with TypeError",
+        "job rejects a str payload with TypeError",
+        "job rejects a payload that is not bytes (a list, an int) with TypeError",
     }
     assert "copy it with bytes(payload)" in run.failures["job copies a bytearray payload to bytes"]
 
@@ -377,15 +399,17 @@ def test_pool_whose_shutdown_ignores_its_timeout_fails_the_hung_job_scenario(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = run_check(check_pool, TinyPoolIgnoringTimeout, capsys)
-    assert list(run.failures) == ["pool gives up on a hung job after its shutdown timeout (0.2 s)"]
-    assert run.elapsed < QUICK
+    hung = "pool gives up on hung jobs after one timeout (0.2 s), however many hang"
+    assert hung in run.failures
+    assert "was still waiting 1 s after its timeout" in run.failures[hung]
+    assert run.elapsed < QUICK + 5.0
 
 
 def test_pool_that_silently_accepts_jobs_after_shutdown_fails_the_refusal_scenario(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run = run_check(check_pool, TinyPoolAcceptingAfterShutdown, capsys)
-    assert list(run.failures) == ["pool refuses jobs after shutdown"]
+    assert "pool refuses jobs after shutdown" in run.failures
     assert "accepted job 'late'" in run.failures["pool refuses jobs after shutdown"]
 
 
@@ -470,8 +494,8 @@ def test_process_that_ignores_its_context_fails_the_stopping_scenarios(
 ) -> None:
     run = run_check(check_process, deaf_process, capsys)
     assert run.passed is False
-    assert run.lines[0].startswith("ok   ")
-    assert all("still working" in line for line in run.lines[1:])
+    assert run.lines[0].startswith("ok   ") and run.lines[1].startswith("ok   ")  # no spinning
+    assert all("still working" in line for line in run.lines[2:])
     assert run.elapsed < 5
 
 
@@ -480,4 +504,4 @@ def test_process_that_swallows_the_context_error_is_told_to_raise_it(
 ) -> None:
     run = run_check(check_process, swallowing_process, capsys)
     assert run.passed is False
-    assert all("raise the context's error" in line for line in run.lines[1:])
+    assert all("raise the context's error" in line for line in run.lines[2:])

@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 from solutionloader import failed_lines, load_solution
 
-from pool.checks import check_child_context, check_job, check_start_workers, check_worker
+from pool.checks import (
+    check_channel,
+    check_child_context,
+    check_job,
+    check_start_workers,
+    check_worker,
+)
 
 
 @pytest.mark.timeout(20)
@@ -38,5 +44,12 @@ def test_dispatcher_solution_passes_check_start_workers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     passed = check_start_workers(load_solution("04_dispatcher").my_start_workers)
+    assert failed_lines(capsys.readouterr().out) == []
+    assert passed is True
+
+
+@pytest.mark.timeout(20)
+def test_channel_solution_passes_check_channel(capsys: pytest.CaptureFixture[str]) -> None:
+    passed = check_channel(load_solution("04_channel").MyChannel)
     assert failed_lines(capsys.readouterr().out) == []
     assert passed is True

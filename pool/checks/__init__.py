@@ -33,11 +33,19 @@ Guarantees, for every checker:
   duration of the check and reported in a hint instead of as a traceback.
   Exceptions from threads that existed before go to the previous hook.
 
-One module per exercise, on a shared harness (``_harness``: the runner,
-its bounds, the helpers scenarios share): ``job`` (02), ``worker`` (03),
-``dispatcher`` (04), ``shutdown`` (05, 06), ``cancellation`` (07),
-``tracking`` (08), ``service`` (10), ``processes`` (11),
-``idempotency`` (13). Every checker is importable from ``pool.checks`` itself.
+* **Daemon-ness is really tested.** A new thread inherits ``daemon`` from
+  the thread that starts it, so the scenarios that look at the threads an
+  answer starts call it from a non-daemon thread (``_Env.start_nondaemon``),
+  as a program's main thread would.
+
+One module per exercise, on a shared harness (``_harness``: the runner, its
+bounds, the helpers scenarios share): ``job`` and ``context`` (02),
+``worker`` (03), ``channel`` and ``dispatcher`` (04), ``shutdown`` (05, 06),
+``cancellation`` (07), ``tracking`` (08), ``production`` (09), ``service``
+(10), ``processes`` (11), ``aio`` (12), ``idempotency`` (13). Every checker
+is importable from ``pool.checks`` itself. Each has a corpus of wrong and
+right answers in ``tests/`` (``*_answers.py``) that proves it tells them
+apart.
 
 Some scenarios fail a job on purpose; the reference worker logs that on the
 ``pool`` logger, which prints nothing unless the notebook configured logging.
@@ -45,6 +53,7 @@ Some scenarios fail a job on purpose; the reference worker logs that on the
 
 from .aio import check_async_pool
 from .cancellation import check_process
+from .channel import check_channel
 from .context import check_child_context
 from .dispatcher import check_start_workers
 from .idempotency import check_idempotent
@@ -58,6 +67,7 @@ from .worker import check_worker
 
 __all__ = [
     "check_async_pool",
+    "check_channel",
     "check_child_context",
     "check_idempotent",
     "check_job",

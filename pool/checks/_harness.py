@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -88,6 +89,22 @@ class _Env:
     def start(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Call:
         """Call ``fn(*args, **kwargs)`` in a daemon thread of its own."""
         call = _Call(self, fn, args, kwargs)
+        call.thread.start()
+        return call
+
+    def start_nondaemon(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Call:
+        """Call ``fn(*args, **kwargs)`` in a NON-daemon thread of its own.
+
+        A new thread inherits ``daemon`` from the thread that makes it, so
+        threads an answer starts from :meth:`start`'s daemon thread are daemon
+        threads whatever the answer says. Called from here, they are what
+        they would be under a program's main thread, and a scenario can see
+        an ignored or hard-coded ``daemon``. Use it only for a call that must
+        return at once, or that the scenario's cleanup ends (a non-daemon
+        thread that never ends keeps Python from exiting).
+        """
+        call = _Call(self, fn, args, kwargs)
+        call.thread.daemon = False
         call.thread.start()
         return call
 
@@ -415,3 +432,87 @@ def _shutdown_in_background(p: Any) -> None:
     """Best effort: shut a pool down without waiting for it (it may hang)."""
     threading.Thread(target=_quietly, args=(p.shutdown,), kwargs={"timeout": _PROMPT},
                      name="pool-check-cleanup", daemon=True).start()
+
+
+_CONDITION_WAIT = threading.Condition.wait.__code__
+
+
+class _Activity:
+    """Watches the Python code an answer's threads run, to tell waiting from polling.
+
+    A thread blocked in ``Condition.wait`` (or any lock) runs no Python code,
+    so it makes no trace events; one that polls (sleeps, looks again) or spins
+    makes events all the time. ``events`` counts them, ``cpu()`` sums each
+    traced thread's ``time.thread_time()`` as of its last event, ``waiting``
+    is how many traced threads are inside ``threading.Condition.wait`` now
+    and ``waits`` how many times one entered it. Changes to ``waiting``
+    notify ``env.cond``.
+
+    Trace with :meth:`call` (the calling thread, for one call) or
+    :meth:`following_new_threads` (threads started meanwhile); both restore
+    whatever trace function was there before (a debugger's, coverage's).
+    """
+
+    def __init__(self, env: _Env) -> None:
+        self._env = env
+        self.events = 0
+        self.waiting = 0
+        self.waits = 0
+        self._cpu: dict[int, float] = {}
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, traced in this thread."""
+        previous = sys.gettrace()
+        self._cpu[threading.get_ident()] = time.thread_time()
+        sys.settrace(self._trace)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.settrace(previous)
+
+    @contextlib.contextmanager
+    def following_new_threads(self) -> Iterator[None]:
+        """Trace every thread started (by anyone) while the block runs."""
+        previous = threading.gettrace()
+        threading.settrace(self._trace)
+        try:
+            yield
+        finally:
+            threading.settrace(previous)
+
+    def all_waiting(self) -> bool:
+        """Whether every traced thread still alive is inside ``Condition.wait`` (and one is)."""
+        alive = {t.ident for t in threading.enumerate()} & set(self._cpu)
+        return 0 < len(alive) <= self.waiting
+
+    def cpu(self) -> float:
+        """CPU seconds the traced threads had used, as of each one's last event."""
+        return sum(list(self._cpu.values()))
+
+    def over(self, seconds: float, stop: Callable[[], bool] = lambda: False
+             ) -> tuple[int, float]:
+        """Watch ``seconds`` (or until ``stop()``); return ``(events, cpu seconds)`` meanwhile."""
+        events, cpu = self.events, self.cpu()
+        self._env.wait_until(stop, seconds)
+        return self.events - events, self.cpu() - cpu
+
+    def _trace(self, frame: Any, event: str, arg: Any) -> Any:
+        caller = frame.f_back
+        if event == "call" and caller is not None and caller.f_code is _CONDITION_WAIT:
+            return None  # the wait's own bookkeeping, just before it sleeps or after it woke
+        self.events += 1
+        self._cpu[threading.get_ident()] = time.thread_time()
+        if event == "call" and frame.f_code is _CONDITION_WAIT:
+            with self._env.cond:
+                self.waiting += 1
+                self.waits += 1
+                self._env.cond.notify_all()
+            return self._in_wait
+        return self._trace
+
+    def _in_wait(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "return":
+            with self._env.cond:
+                self.waiting -= 1
+                self._env.cond.notify_all()
+        return self._in_wait
