@@ -208,3 +208,13 @@ def test_a_fragment_s_declarations_and_statements_go_to_their_markers() -> None:
     snippet = Snippet("x", 1, "type T int\n\nx := T(1)\n_ = x\n",
                       "package main\n//DECLARATIONS\nfunc main() {\n//STATEMENTS\n}\n")
     assert wrapped(snippet) == "package main\ntype T int\nfunc main() {\nx := T(1)\n_ = x\n}\n"
+
+
+def test_the_stage_workers_share_one_go_signature_as_in_python() -> None:
+    """03, 04 and 08 show one worker: (id, jobs, wg, process), plus results where it records."""
+    stem = "func worker(id int, jobs <-chan Job, wg *sync.WaitGroup, process func(Job) error"
+    stages = [s for s in SNIPPETS if s.notebook.startswith(("03_", "04_", "08_"))
+              and "func worker(" in s.source]
+    assert {s.notebook[:2] for s in stages} == {"03", "04", "08"}
+    for s in stages:
+        assert stem in s.source, s.name
