@@ -4,9 +4,9 @@
 scheduler, workers and nannies). It adds to the shared
 :class:`~pool.ledger.Ledger` only how jobs travel and how they are stopped::
 
-    submit() --> client.submit(task) --> scheduler --> a worker process runs process(job)
-       |  ledger: accept                     |               |
-       |                                     |    worker plugin: "executing" --> log_event
+    submit() --> outbox --> client.map(batch) --> scheduler --> a worker runs process(job)
+       |  ledger: accept   (the client's loop)                        |
+       |                                     worker plugin: "executing" --> log_event (batched)
        |  <------- start events (the client's event loop thread): ledger start
        |  <------- Dask future done --> the pool's result thread: one gather per batch,
        |                                ledger end, JobFuture resolved
@@ -30,16 +30,23 @@ one clock for the processes of one machine only, and the wall clocks of a
 cluster's machines agree to within NTP's few milliseconds. A Job subclass
 travels pickled without its context and reaches ``process`` as itself.
 
+Sending. ``submit`` puts the job in the pool's outbox and returns; the
+client's event loop sends the outbox at its next turn, in one ``client.map``
+with the jobs' own task keys: a burst of submits is one graph for the
+scheduler to take in, not one per job, and a lone job leaves at once.
+
 Starts and ends come from the cluster's own record. A job is QUEUED in the
 ledger from its submit until the worker's state machine moves its task to
 ``executing``; a worker plugin of the pool sees that transition and sends it
 (worker address, worker wall time) to the scheduler, which pushes it to this
 client as an event on the pool's topic; the client's event loop thread moves
-the job to RUNNING with that time. The task returns how the job ended (the
-wrapper never raises) with the worker's start and finish times; Dask's done
-callback hands the future to the pool's result thread, which fetches the
-results of every future done meanwhile in one ``gather`` and ends each job
-in the ledger. Times from workers are wall clock, mapped onto this process's
+the job to RUNNING with that time. A busy worker sends the starts of 5 ms in
+one event (an idle one at once), so RUNNING may show up to 5 ms late, with
+the right time. The task returns how the job ended (the wrapper never
+raises) with the worker's start and finish times; the client's loop hands
+each done future to the pool's result thread, which fetches the results of
+every future done meanwhile in one ``gather`` and ends each job in the
+ledger. Times from workers are wall clock, mapped onto this process's
 ``time.monotonic()`` when they arrive (``now_mono - (now_wall - t_wall)``,
 clamped so that no job starts before it was queued or ends before it
 started). Each Dask worker is a lane of the trace: workers are numbered in
@@ -72,18 +79,20 @@ hold the cluster: those jobs end ABANDONED, and their tasks are cancelled
 first, so that Dask does not run them again elsewhere. An embedded cluster is
 then closed. A worker with no nanny (``dask worker --no-nanny``) cannot be
 killed this way: its job is abandoned and logged, and it runs on. Measured on
-a 2-core machine: the kill costs one round trip (about 20 ms); closing an
-embedded cluster of three workers about 0.5-1 s. So shutdown returns within
-``timeout + grace`` plus about 50 ms with a cluster of one's own, and plus
-the cluster's close (about 1 s) with an embedded one.
+a busy 2-core machine, with a hung job among 200 queued: with a cluster of
+one's own the kill is one round trip and shutdown returns within ``timeout
++ grace`` plus 30-100 ms; an embedded cluster's nanny is closed instead
+(about 0.1 s) and the cluster then closed (0.3-0.6 s), so plus 0.4-0.8 s
+in all, up to about 1.3 s when other work competes for the cores.
 
 Differences from the thread pool, all from where the jobs run: cancelling a
 job's own context after submit does not reach the cluster (its deadline
 does); ``future.cancel()`` of a job whose start is still on its way to this
-client (a few ms) may let the job run, and its result is then ignored;
-``contextvars`` do not cross; ``pool.current_worker_id()`` is ``None`` in a
-task (use ``distributed.get_worker()``); done callbacks run in the pool's
-result thread: keep them short. ``distributed`` is imported by this module
+client (a few ms, up to 5 ms more in a burst) may let the job run, and its
+result is then ignored; ``contextvars`` do not cross;
+``pool.current_worker_id()`` is ``None`` in a task (use
+``distributed.get_worker()``); done callbacks run in the pool's result
+thread: keep them short. ``distributed`` is imported by this module
 only; ``import pool`` never imports it.
 """
 
@@ -144,6 +153,13 @@ _STATUSES = {code: status for status, code in _CODES.items()}
 # on without it; and for the result thread to finish.
 _RPC_BOUND = 2.0
 _CLOSE_BOUND = 10.0  # closing an embedded cluster (normally 0.5-1 s)
+# Registering the plugin fails when a worker dies during it; tries, 0.1 s apart and
+# doubling (1.5 s in all), before the constructor gives up.
+_REGISTER_TRIES = 5
+# A worker reports the starts of its tasks at most once per this many seconds
+# (see _PoolPlugin): enough to batch a burst of short jobs, too short to matter
+# to a person watching a dashboard or to a shutdown's timeout.
+_START_BATCH = 0.005
 
 
 class _Task(JobFuture):
@@ -177,6 +193,15 @@ class _PoolPlugin(WorkerPlugin):
     is up; ``transition`` reports each of the pool's tasks that starts
     executing (the worker's own state machine, so the start is the cluster's
     record); ``teardown`` (the plugin removed at shutdown) forgets the pool.
+
+    Start events are batched: a worker that has not reported for
+    ``_START_BATCH`` seconds reports a start at once (an idle cluster loses
+    no time); one that has reports the starts of the next ``_START_BATCH``
+    seconds in one event. Each event costs the scheduler and the client
+    about as much as a task's own messages, so one per job was a third of
+    the pool's overhead on short jobs. The times travel with the keys, so
+    batching delays the ledger's RUNNING by at most ``_START_BATCH``, never
+    the start times themselves.
     """
 
     idempotent = False
@@ -187,6 +212,9 @@ class _PoolPlugin(WorkerPlugin):
         self.prefix = f"pool_job-{token}-"
         self.process_data = process_data
         self.worker: Any = None
+        self._starts: list[list[Any]] = []  # [key, wall time] not yet reported
+        self._last = 0.0  # monotonic time of the last report
+        self._timer: Any = None  # the report scheduled, if any
 
     def setup(self, worker: Any) -> None:
         self.worker = worker
@@ -205,8 +233,23 @@ class _PoolPlugin(WorkerPlugin):
             side.cancel()
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        # Called by the worker's state machine, on the worker's event loop thread.
         if finish == "executing" and isinstance(key, str) and key.startswith(self.prefix):
-            self.worker.log_event(self.name, ["start", key, time.time(), self.worker.address])
+            self._starts.append([key, time.time()])
+            if self._timer is not None:
+                return  # a report is due: this start goes with it
+            wait = self._last + _START_BATCH - time.monotonic()
+            if wait <= 0:
+                self._report()
+            else:
+                self._timer = self.worker.loop.call_later(wait, self._report)
+
+    def _report(self) -> None:
+        self._timer = None
+        self._last = time.monotonic()
+        starts, self._starts = self._starts, []
+        if starts:
+            self.worker.log_event(self.name, ["start", starts, 0.0, self.worker.address])
 
 
 def _cancel_on_worker(token: str) -> None:
@@ -237,7 +280,7 @@ class _CtxUnpickler(pickle.Unpickler):
         return self.ctx
 
 
-def _run_job(token: str, job_id: str, data: Any, deadline: float | None) -> tuple[Any, ...]:
+def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> tuple[Any, ...]:
     """The task: run one job in a worker; return how it ended. Never raises.
 
     ``data`` is the payload (a plain Job) or the pickled Job subclass in a
@@ -544,7 +587,10 @@ class _Core:
         self.own_client = client is None
         self.has_dashboard = dashboard or client is not None or address is not None
         self.cluster: LocalCluster | None = None
-        self._finished: list[tuple[_Task, DaskFuture]] = []  # for the result thread
+        self._finished: list[tuple[_Task, Any]] = []  # (entry, future or send error)
+        self._outbox: list[tuple[_Task, Any, float | None]] = []  # (entry, data, deadline)
+        self._sending = False  # _send is scheduled on the client's loop
+        self._watchers: set[asyncio.Future[None]] = set()
         self._results_cond = threading.Condition()
         self._stopping = False
         self._stopped_all = False
@@ -569,7 +615,7 @@ class _Core:
                 self._lane(addr, time.monotonic())
             self.first_workers = max(len(self.lanes), 1 if self.cluster is None else workers)
             self.client.subscribe_topic(self.topic, self._on_event)
-            self.client.register_plugin(_PoolPlugin(self.token, process_data), name=self.topic)
+            self._register(_PoolPlugin(self.token, process_data))
             self._plugged = True
         except BaseException:
             self._close_cluster()
@@ -577,6 +623,31 @@ class _Core:
         self.results = threading.Thread(target=self._collect, name="pool-dask-results",
                                         daemon=True)
         self.results.start()
+
+    def _register(self, plugin: _PoolPlugin) -> None:
+        """Put the pool's plugin on every worker, now and to come.
+
+        The scheduler keeps the plugin (a worker that joins later gets it),
+        then sends it to every worker it knows. A worker that died a moment
+        ago (killed by another pool's shutdown, and restarting under its
+        nanny) fails that broadcast, and the call raises although the plugin
+        is in place on the scheduler and on the live workers. Registering
+        again (the same name) replaces it, so try again, with backoff: the
+        scheduler drops the dead worker within a moment. Nothing tells this
+        process when it has, hence the sleeps.
+        """
+        delay = 0.1
+        for attempt in itertools.count(1):
+            try:
+                self.client.register_plugin(plugin, name=self.topic)
+                return
+            except OSError as exc:  # CommClosedError: a worker went away meanwhile
+                if attempt >= _REGISTER_TRIES:
+                    raise
+                log.info("registering the pool's plugin failed (%r); trying again", exc,
+                         extra={"job_id": None, "worker_id": None})
+                time.sleep(delay)
+                delay *= 2
 
     # -- intake ---------------------------------------------------------------
 
@@ -612,22 +683,80 @@ class _Core:
         if err is not None:  # done already: not sent, as a worker would not run it
             self._end(entry, context_status(err), None, err, False, time.monotonic())
             return entry
-        try:
-            future = self.client.submit(_run_job, self.token, job.id, data, wall, key=key,
-                                        pure=False)
-        except BaseException as exc:
-            self._end(entry, _FAILED, None, exc, False, time.monotonic())
-            if isinstance(exc, Exception):
-                return entry
-            raise
+        # Sent by _send on the client's event loop: the jobs submitted while the
+        # loop is busy go together, in one client.map (one graph for the
+        # scheduler to take in, instead of one per job); a lone job goes at
+        # the loop's next turn.
         with self.lock:
-            entry._dask = future
-            gone = entry.status not in _LIVE  # cancelled or swept while it was sent
-        if gone:
-            self._cancel_tasks([future])
-        else:
-            future.add_done_callback(lambda f, e=entry: self._done(e, f))
+            self._outbox.append((entry, data, wall))
+            wake, self._sending = not self._sending, True
+        if wake:
+            try:
+                self.client.loop.add_callback(self._send)
+            except Exception:  # the client's loop is gone: send here (and fail)
+                self._send()
         return entry
+
+    def _send(self) -> None:
+        """Send the jobs in the outbox to the cluster (on the client's event loop).
+
+        A job that ended meanwhile (cancelled, swept by shutdown) is not sent;
+        one that ends while it is sent has its task cancelled. If the cluster
+        refuses them, the jobs end FAILED, in the result thread (their done
+        callbacks must not run on the client's loop).
+        """
+        with self.lock:
+            batch, self._outbox, self._sending = self._outbox, [], False
+            batch = [item for item in batch if item[0].status in _LIVE]
+        if not batch:
+            return
+        entries = [item[0] for item in batch]
+        try:
+            futures = self.client.map(
+                _run_job, [e.job_id for e in entries], [item[1] for item in batch],
+                [item[2] for item in batch], key=[e._key for e in entries], pure=False,
+                token=self.token)
+            gone, sent = [], []
+            with self.lock:
+                for entry, future in zip(entries, futures, strict=True):
+                    if entry.status in _LIVE:
+                        entry._dask = future
+                        sent.append((entry, future))
+                    else:  # cancelled or swept while it was sent
+                        gone.append(future)
+            self._cancel_tasks(gone)
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:  # sent from a submitter: the client's loop is gone
+                on_loop = False
+            for entry, future in sent:
+                self._watch(entry, future, on_loop)
+        except Exception as exc:  # never raise into the client's loop; never lose a job
+            with self._results_cond:
+                self._finished.extend((e, exc) for e in entries if e._dask is None)
+                self._results_cond.notify()
+
+    def _watch(self, entry: _Task, future: DaskFuture, on_loop: bool) -> None:
+        """Hand ``future`` to the result thread once it is done.
+
+        On the client's loop, what Dask's ``add_done_callback`` does, without
+        its detour through a callback thread (a thread switch per job, which
+        under the GIL costs more than the rest of the hand-over).
+        """
+        state = getattr(future, "_state", None)
+        if not on_loop or state is None or not hasattr(state, "wait"):  # the public way
+            cast(Any, future).add_done_callback(lambda f, e=entry: self._done(e, f))
+            return
+
+        async def watch() -> None:
+            while state.status == "pending":
+                await state.wait()
+            self._done(entry, future)
+
+        task = asyncio.ensure_future(watch())
+        self._watchers.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._watchers.discard)
 
     def _wait_for_room(self, job_id: str, timeout: float | None) -> None:
         """Lock held: wait until fewer than ``capacity`` jobs are in flight."""
@@ -680,8 +809,11 @@ class _Core:
             with self.lock:
                 if kind == "up":
                     self._lane(address, at)
-                elif kind == "start":
-                    self._started(key, self._lane(address, at), at)
+                elif kind == "start":  # key: [[task key, wall time], ...]
+                    wall_now = time.time()
+                    for task_key, started in key:
+                        at = min(now, now - (wall_now - started))
+                        self._started(task_key, self._lane(address, at), at)
         except Exception:  # an event is never worth the client's loop
             log.exception("bad event on %s: %r", self.topic, event,
                           extra={"job_id": None, "worker_id": None})
@@ -710,6 +842,7 @@ class _Core:
     # -- results (Dask's callback thread, then the pool's result thread) ------
 
     def _done(self, entry: _Task, future: DaskFuture) -> None:
+        # On the client's loop (or Dask's callback thread): keep it short.
         with self._results_cond:
             self._finished.append((entry, future))
             self._results_cond.notify()
@@ -733,7 +866,11 @@ class _Core:
                               time.monotonic())
             del batch
 
-    def _settle(self, batch: list[tuple[_Task, DaskFuture]]) -> None:
+    def _settle(self, batch: list[tuple[_Task, Any]]) -> None:
+        for entry, error in batch:
+            if isinstance(error, BaseException):  # the cluster refused it (_send)
+                self._end(entry, _FAILED, None, error, False, time.monotonic())
+        batch = [(e, f) for e, f in batch if not isinstance(f, BaseException)]
         done = [(e, f) for e, f in batch if f.status == "finished" and e.status in _LIVE]
         values: list[Any] = []
         if done:
@@ -893,6 +1030,9 @@ class _Core:
             self._quietly("cancel the tasks", lambda: cast(Awaitable[Any], client.cancel(
                 futures, asynchronous=True, force=True)))
         if addresses:
+            # The plugin goes first: its removal is a broadcast to every worker, and
+            # one to a worker just killed can hang until the RPC bound (seen: 2 s).
+            self._unplug()
             self._stop_workers(addresses, [e for e in left if e.status is _ABANDONED])
         self._stop_all()
         with self.lock:
@@ -949,6 +1089,16 @@ class _Core:
             if entry.worker_id in killed:  # its bar ends here
                 self.trace.record(ev.LATE, entry.worker_id, entry.job_id, _ABANDONED, at=now)
 
+    def _unplug(self) -> None:
+        """Remove the pool's plugin from a cluster of someone else's (once)."""
+        with self.lock:
+            plugged, self._plugged = self._plugged, False
+        if plugged and self.cluster is None:  # an embedded cluster goes whole
+            client, name = self.client, self.topic
+            # (The public method has no asynchronous form, and so no bound.)
+            self._quietly("remove its worker plugin", lambda: cast(
+                Awaitable[Any], client._unregister_worker_plugin(name=name, nanny=False)))
+
     def _stop_all(self) -> None:
         """Leave the cluster: the plugin, the topic, our client, an embedded cluster."""
         with self.lock:
@@ -956,11 +1106,7 @@ class _Core:
                 return
             self._stopped_all = True
         client = self.client
-        if self._plugged and self.cluster is None:
-            name = self.topic
-            # (The public method has no asynchronous form, and so no bound.)
-            self._quietly("remove its worker plugin", lambda: cast(
-                Awaitable[Any], client._unregister_worker_plugin(name=name, nanny=False)))
+        self._unplug()
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(self.topic)
         with self._results_cond:

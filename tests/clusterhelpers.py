@@ -92,6 +92,29 @@ def ship_by_value() -> None:
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
+def close_cluster(cluster: Any) -> None:
+    """Close a LocalCluster whose workers were killed and restarted during the test.
+
+    distributed's SpecCluster can be told a worker was removed that it never
+    saw added (dask/distributed#5407; seen here once in ten runs after the
+    ledger test's kills): its status watcher dies with a KeyError, which
+    ``close()`` raises at its very end, after the workers and the scheduler
+    are closed. That is not this test's failure: check that everything did
+    close, and go on.
+    """
+    try:
+        cluster.close()
+    except KeyError as exc:
+        from distributed.core import Status
+
+        nannies = list(cluster.workers.values())
+        done = {Status.closing, Status.closed, Status.failed}
+        open_ = [n for n in nannies if n.status not in done]
+        assert not open_, f"close() raised {exc!r} and left {open_} open"
+        scheduler = cluster.scheduler
+        assert scheduler is None or scheduler.status in done, scheduler.status
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -129,11 +152,15 @@ class Servers:
         return cls(scheduler, worker, address)
 
     def stop(self) -> None:
-        """Terminate both (and so the worker's nanny's child), then kill what lingers; reap."""
+        """Terminate the worker (and so its nanny's child), then the scheduler; reap both.
+
+        In that order: a worker whose scheduler is gone spends about 8 s trying
+        to say goodbye to it before it exits (with 1); with the scheduler
+        still up it exits at once. What lingers past 10 s is killed.
+        """
         for p in (self.worker, self.scheduler):
             if p.poll() is None:
                 p.terminate()
-        for p in (self.worker, self.scheduler):
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:

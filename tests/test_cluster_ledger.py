@@ -118,7 +118,7 @@ def client() -> Iterator[Any]:
     c = distributed.Client(cluster, set_as_default=False)
     yield c
     c.close()
-    cluster.close()
+    ch.close_cluster(cluster)
 
 
 def run_scenario(scenario: Scenario, client: Any) -> list[str]:
