@@ -67,6 +67,8 @@ unit313:
 bench: install
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.processes
+	$(BIN)/python -m benchmarks.aio
+	$(BIN)/python -m benchmarks.cluster
 	$(BIN)/python -m benchmarks.seed
 
 clean:

@@ -15,6 +15,11 @@ so machine noise hits all alike; the tables show medians.
    long from shutdown's timeout (the ``shutdown_deadline`` event in the
    trace) until shutdown has returned with every job cancelled. Target:
    < 5 ms.
+3. With ``--instructions``, also the per-job cost of 1 in CPU instructions,
+   counted by ``valgrind --tool=callgrind`` (a run of 2N jobs less a run of
+   N, so start-up cancels out). Unlike time, the count repeats exactly
+   whatever else the machine is doing; it does not see what memory costs
+   (cache misses), so time ratios run higher than instruction ratios.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from typing import Any
@@ -104,6 +112,30 @@ async def cancel_latency(jobs: int, workers: int) -> tuple[float, float]:
     return latency * 1000, (returned - began - timeout) * 1000
 
 
+CONTENDERS = ("idiom", "pool", "pool, no blocked check")
+
+
+def run_one(name: str, jobs: int, workers: int, buffer: int) -> float:
+    """Run contender ``name`` once, in a loop of its own; seconds per job."""
+    if name == "idiom":
+        return asyncio.run(idiom(jobs, workers, buffer))
+    slow_job = 0.1 if name == "pool" else None
+    return asyncio.run(pooled(jobs, workers, buffer, slow_job))
+
+
+def instructions(name: str, jobs: int, workers: int, buffer: int) -> int:
+    """CPU instructions per job of one contender: callgrind's count for 2N jobs less N."""
+    def count(n: int) -> int:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             "-m", "benchmarks.aio", "--one", name, "--jobs", str(n), "--workers", str(workers),
+             "--buffer", str(buffer)], capture_output=True, text=True, check=True, timeout=600)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        assert found is not None, done.stderr[-2000:]
+        return int(found.group(1))
+    return (count(2 * jobs) - count(jobs)) // jobs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50_000)
@@ -111,28 +143,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--buffer", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--hung", type=int, default=100, help="hung jobs to cancel")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count CPU instructions per job (needs valgrind; slow)")
+    parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:  # one run of one contender, for --instructions
+        run_one(args.one, args.jobs, args.workers, args.buffer)
+        return 0
 
     print(f"Python {sys.version.split()[0]}, {args.jobs} no-op jobs, {args.workers} workers, "
           f"buffer {args.buffer}, median of {args.rounds} rounds")
-    rows: dict[str, list[float]] = {"idiom": [], "pool": [], "pool, no blocked check": []}
+    rows: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     for _ in range(args.rounds):
-        for name, make in (
-            ("idiom", lambda: idiom(args.jobs, args.workers, args.buffer)),
-            ("pool", lambda: pooled(args.jobs, args.workers, args.buffer, 0.1)),
-            ("pool, no blocked check",
-             lambda: pooled(args.jobs, args.workers, args.buffer, None)),
-        ):
+        for name in CONTENDERS:
             gc.collect()
-            rows[name].append(asyncio.run(make()))
+            rows[name].append(run_one(name, args.jobs, args.workers, args.buffer))
     base = statistics.median(rows["idiom"])
     print()
-    print("| per-job overhead (no-op jobs)      | us/job | ratio | target |")
-    print("|------------------------------------|-------:|------:|-------:|")
+    print("| per-job overhead (no-op jobs)      | us/job | ratio | spread of ratios | target |")
+    print("|------------------------------------|-------:|------:|-----------------:|-------:|")
     for name, times in rows.items():
         med = statistics.median(times)
+        # Each round's ratio against the idiom's run of the same round.
+        ratios = sorted(t / i for t, i in zip(times, rows["idiom"], strict=True))
         target = "" if name == "idiom" else "<= 1.5"
-        print(f"| {name:<34} | {med * 1e6:6.2f} | {med / base:5.2f} | {target:>6} |")
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+        print(f"| {name:<34} | {med * 1e6:6.2f} | {med / base:5.2f} | {spread:>16} "
+              f"| {target:>6} |")
+
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("\n--instructions: valgrind is not installed (apt-get install valgrind)")
+        else:
+            n = min(args.jobs, 5_000)  # under valgrind a job takes ~50x as long
+            counts = {name: instructions(name, n, args.workers, args.buffer)
+                      for name in CONTENDERS}
+            print()
+            print(f"| instructions per job ({n} vs {2 * n} jobs) | instr/job | ratio |")
+            print("|------------------------------------------|----------:|------:|")
+            for name, count in counts.items():
+                print(f"| {name:<40} | {count:9,d} | {count / counts['idiom']:5.2f} |")
 
     lat = [asyncio.run(cancel_latency(args.hung, args.hung))  # a worker per hung job
            for _ in range(args.rounds)]

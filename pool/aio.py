@@ -47,9 +47,12 @@ Decisions, and why:
   (its future then ends cancelled): so ``asyncio.wait_for(future, 1)`` and
   ``asyncio.timeout`` around ``await future`` stop the job, not only the
   wait. A failed job's exception is logged by the pool, so an unawaited
-  future does not log "exception was never retrieved" as well. The ledger
-  needed no change: :meth:`AsyncJobFuture._settle` resolves the future (it
-  runs in the loop's thread; resolving only schedules callbacks).
+  future does not log "exception was never retrieved" as well.
+  :meth:`AsyncJobFuture._settle` resolves the future (it runs in the loop's
+  thread; resolving only schedules callbacks). A job's end is recorded with
+  ``Ledger.record_end``, which keeps the future itself and makes the job's
+  :class:`~pool.Outcome` only when someone reads it: no second object per
+  job for the garbage collector to walk.
 - **Deadlines** are enforced with ``asyncio.timeout_at`` at the job's
   context deadline (the loop's clock is ``time.monotonic``, like
   ``Context``'s): the job ends TIMED_OUT with ``DeadlineExceeded``. A
@@ -114,8 +117,17 @@ from . import context as _context
 from . import trace as ev
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .context import Canceled, Context, DeadlineExceeded, background
-from .job import Job, Outcome, Status
-from .ledger import Abandoned, Ledger, PoolClosed, ShutdownReport, Stats, forget_frames
+from .job import Job, Outcome, Status, _Blank
+from .ledger import (
+    Ledger,
+    PoolClosed,
+    ShutdownReport,
+    Stats,
+    abandoned_error,
+    forget_frames,
+    lazy_outcome,
+    never_ran,
+)
 from .trace import Trace
 from .worker import context_status
 
@@ -131,8 +143,6 @@ _CANCELED, _TIMED_OUT, _ABANDONED = Status.CANCELED, Status.TIMED_OUT, Status.AB
 _UNBOUNDED = 2**62  # buffer=None
 _monotonic = time.monotonic
 _CancelledError = asyncio.CancelledError
-_FutureInit = asyncio.Future.__init__
-_future_new = asyncio.Future.__new__
 _future_cancel = asyncio.Future.cancel
 
 _worker_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -259,25 +269,37 @@ class AsyncJobFuture(asyncio.Future[Any]):
     ``type: ignore[arg-type]`` where the ledger takes it).
     """
 
-    __slots__ = ("_cancel_asked", "_pool", "context", "job", "job_id", "ledger", "outcome",
-                 "queued_at", "started_at", "status", "worker_id")
+    # As few slots as will do: the garbage collector walks every slot of every
+    # kept future at each collection. (``ledger`` is the pool's; ``context`` is
+    # always None here: jobs run in their worker task's contextvars.)
+    __slots__ = ("_outcome", "_pool", "error", "finished_at", "job", "job_id", "queued_at",
+                 "started_at", "status", "worker_id")
 
-    def __init__(self, job: Job, pool: AsyncPool) -> None:
-        _FutureInit(self, loop=pool._loop)
-        self._pool = pool
-        ledger = pool._ledger
-        # Entry's fields, set here. (AsyncPool.submit inlines this, once per job:
-        # keep the two in step.)
-        self.job = job
-        self.job_id = job.id
-        self.ledger = ledger
-        self.context = None  # jobs run in their worker task's contextvars
-        self.status = None
-        self.queued_at = 0.0
-        self.started_at = None
-        self.worker_id = None
-        self.outcome = None
-        self._cancel_asked = False
+    context = None
+    _pool: AsyncPool
+    job: Job | None
+    job_id: str
+    status: Status | None
+    queued_at: float
+    started_at: float | None
+    worker_id: int | None
+    _outcome: Outcome | None
+    error: BaseException | None
+    finished_at: float | None
+
+    # No __init__ of its own: the pool makes one per job with the C Future's
+    # (in the loop's thread, so it belongs to the running loop) and sets the
+    # line's fields itself (AsyncPool.submit).
+
+    @property
+    def ledger(self) -> Ledger:
+        """The pool's ledger, where this is the job's line."""
+        return self._pool._ledger
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the job ended (an :class:`~pool.Outcome`), ``None`` until it has."""
+        return self._outcome or lazy_outcome(self)
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Cancel the job: a queued one ends CANCELED unrun, a running one is cancelled.
@@ -294,25 +316,23 @@ class AsyncJobFuture(asyncio.Future[Any]):
             return False
         status = self.status
         if status is _QUEUED:
-            return self.ledger.cancel_queued(self)
+            return self.ledger.cancel_queued(self)  # type: ignore[arg-type]
         if status is _RUNNING:
             return self._pool._cancel_running(self)
         return False
 
-    def _settle(self, outcome: Outcome, result: Any) -> bool:
+    def _settle(self, status: Status, result: Any, error: BaseException | None) -> bool:
         # The terminal move, in the loop's thread: resolve now (this only
         # schedules the callbacks), nothing to do after the lock.
-        status = outcome.status
+        asked = self._pool._cancel_asked  # (a job the pool was asked to cancel ends cancelled)
+        cancel_asked = asked.pop(self, False) if asked else False
         if status is _SUCCEEDED:
             self.set_result(result)
-        elif status is _CANCELED and (outcome.started_at is None or self._cancel_asked):
+        elif status is _CANCELED and (cancel_asked or never_ran(self)):
             _future_cancel(self)
         else:
             if status is _ABANDONED:
-                error: BaseException | None = Abandoned(self.job_id, outcome.worker_id,
-                                                        outcome.ran_for or 0.0)
-            else:
-                error = outcome.error
+                error = abandoned_error(self)
             # A cancelled error would be "exception was never retrieved" noise:
             # the pool has logged the job's failure already.
             self.set_exception(error if error is not None else RuntimeError(status.value))
@@ -321,6 +341,9 @@ class AsyncJobFuture(asyncio.Future[Any]):
 
     def _notify(self) -> None:  # pragma: no cover - _settle never asks for it
         pass
+
+    def _value(self) -> Any:
+        return self.result()
 
     def __repr__(self) -> str:
         status = self.status.value if self.status is not None else "submitting"
@@ -515,6 +538,8 @@ class AsyncPool:
         self._exited: asyncio.Future[None] = loop.create_future()
         self._worker_tasks: set[asyncio.Task[None]] = set()
         self._w: list[_Worker] = []
+        # The running jobs whose future.cancel() asked to cancel them.
+        self._cancel_asked: dict[AsyncJobFuture, bool] = {}
         for worker_id in range(1, workers + 1):
             w = _Worker(worker_id)
             coro: Coroutine[Any, Any, None] = self._work(w)
@@ -540,19 +565,18 @@ class AsyncPool:
         if timeout is not None:
             timeout = check_timeout(timeout)
         if type(job) is not Job or _get_ident() != self._thread:
-            entry = self._entry(job)
-        else:  # the checks of _entry passed; AsyncJobFuture(job, self), inlined: once per job
-            entry = _future_new(AsyncJobFuture)
-            _FutureInit(entry, loop=self._loop)
-            entry._pool = self
-            entry.job = job
-            entry.job_id = job.id
-            entry.ledger = self._ledger
-            entry.context = entry.status = entry.started_at = entry.worker_id = None
-            entry.outcome = None
-            entry.queued_at = 0.0
-            entry._cancel_asked = False
-        with self._lock:
+            self._check(job)
+        # The job's line and future: _entry(), inlined (once per job; keep the two in step).
+        entry = AsyncJobFuture()
+        entry._pool = self
+        entry.job = job
+        entry.job_id = job.id
+        entry.status = entry.started_at = entry.worker_id = None
+        entry._outcome = entry.error = entry.finished_at = None
+        entry.queued_at = 0.0
+        lock = self._lock
+        lock.acquire()  # (not "with": half the cost, once per job)
+        try:
             if not self._idle and len(self._buffer) < self._capacity:
                 # Room in the buffer and no idle worker to hand it to (the common
                 # case under load): reserve and accept in one ledger step.
@@ -562,6 +586,8 @@ class AsyncPool:
             self._ledger.reserve(entry)  # type: ignore[arg-type]
             if self._offer(entry):
                 return entry
+        finally:
+            lock.release()
         if timeout == 0:
             self._withdraw(entry)
             raise TimeoutError(f"pool buffer full: job {job.id!r} not queued")
@@ -668,13 +694,24 @@ class AsyncPool:
             _resolve(cf, None if fut.exception() is not None else fut.result(),
                      fut.exception(), cancelled=False)
 
-    def _entry(self, job: Job) -> AsyncJobFuture:
+    def _check(self, job: Job) -> None:
         if not isinstance(job, Job):
             raise TypeError(f"job must be a pool.Job, got {type_name(job)}")
         if _get_ident() != self._thread:  # (cheaper than asking for the running loop)
             raise RuntimeError("an AsyncPool is used only in the event loop it was made in; "
                                "from another thread use pool.submit_threadsafe(job)")
-        return AsyncJobFuture(job, self)
+
+    def _entry(self, job: Job) -> AsyncJobFuture:
+        """A new line for ``job``, after checking it (see :meth:`submit`)."""
+        self._check(job)
+        entry = AsyncJobFuture()
+        entry._pool = self
+        entry.job = job
+        entry.job_id = job.id
+        entry.status = entry.started_at = entry.worker_id = None
+        entry._outcome = entry.error = entry.finished_at = None
+        entry.queued_at = 0.0
+        return entry
 
     def _offer(self, entry: AsyncJobFuture) -> bool:
         """Lock held: hand the job to an idle worker or into the buffer; False if no room."""
@@ -718,22 +755,27 @@ class AsyncPool:
         """One worker task: take a job, run it, record its end; until intake stops."""
         _worker_id.set(w.id)
         ledger, lock, buffer, idle = self._ledger, self._lock, self._buffer, self._idle
+        acquire, release = lock.acquire, lock.release
         loop, process, pool_ctx = self._loop, self._process, self._ctx
-        start, record_outcome = ledger.start, ledger.record_outcome
+        start, record_outcome, record_end = ledger.start, ledger.record_outcome, ledger.record_end
         limit = self._slow_job
         clock = self._clock
         trace = self._trace
         trace.record(ev.WORKER_START, w.id)
         entry: AsyncJobFuture | None = None
+        copy: Job | None = None  # the job as process() gets it: with its per-job ctx
+        blank: Any = None  # (where a plain Job's copy is made: see pool.job._Blank)
         # The job this worker just ran (its line, outcome and result) until its end
         # is recorded: in the same lock hold that starts the next job when the
         # buffer has one (one lock hold per job, as the thread pool's
         # record_pending), at once otherwise. Never kept across an await: nothing
         # else runs in this thread meanwhile, so no task can see the difference.
-        # (Three names, not a tuple: no allocation per job.)
+        # (Separate names, not a tuple: no allocation per job.)
         pend: AsyncJobFuture | None = None
-        pend_outcome: Outcome | None = None
+        pend_status: Status = _SUCCEEDED
         pend_result: Any = None
+        pend_error: BaseException | None = None
+        pend_finished = 0.0
         try:
             while True:
                 if buffer:
@@ -743,8 +785,9 @@ class AsyncPool:
                 else:
                     if pend is not None:
                         with lock:
-                            record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
-                        pend = pend_outcome = pend_result = None
+                            record_end(pend, pend_status, pend_result, pend_error,  # type: ignore[arg-type]
+                                       pend_finished)
+                        pend = pend_result = pend_error = None
                     if self._stopping:
                         return
                     if self._putters:
@@ -761,13 +804,18 @@ class AsyncPool:
                         raise
                     if entry is None:
                         return  # intake stopped
-                with lock:
+                acquire()  # (not "with": half the cost, once per job)
+                try:
                     if pend is not None:
-                        record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
-                        pend = pend_outcome = pend_result = None
-                    if start(w.id, entry) is None:  # type: ignore[arg-type]
-                        entry = None
-                        continue  # cancelled or swept while it waited
+                        record_end(pend, pend_status, pend_result, pend_error,  # type: ignore[arg-type]
+                                   pend_finished)
+                        pend = pend_result = pend_error = None
+                    taken = start(w.id, entry)  # type: ignore[arg-type]
+                finally:
+                    release()
+                if taken is None:
+                    entry = None
+                    continue  # cancelled or swept while it waited
                 job = entry.job
                 assert job is not None
                 # -- run it (inline: see the module docstring) --
@@ -797,15 +845,17 @@ class AsyncPool:
                 assert started is not None
                 if started > w.seg:
                     w.seg = started
-                result = error = copy = None
+                result = error = copy = blank = None
                 try:
                     # job.with_ctx(ctx), inlined for a plain Job (once per job); in the
                     # try, as a subclass's copy may fail: that fails the job, not the worker.
-                    if type(job) is Job:
-                        copy = _new(Job)
-                        _set_id(copy, job.id)
-                        _set_payload(copy, job.payload)
-                        _set_ctx(copy, ctx)
+                    if type(job) is Job:  # (see pool.job._Blank)
+                        blank = _Blank()
+                        blank.id = job.id
+                        blank.payload = job.payload
+                        blank.ctx = ctx
+                        blank.__class__ = Job
+                        copy = blank
                     else:
                         copy = job.with_ctx(ctx)
                     if deadline is None:
@@ -846,15 +896,14 @@ class AsyncPool:
                     _log_end(entry.job_id, w.id, status, error)
                     if error is not None:
                         forget_frames(error)
-                # Outcome(...) without the Python-level __new__ of a named tuple.
-                pend_outcome = _tuple_new(Outcome, (entry.job_id, w.id, status, result, error,
-                                                    entry.queued_at, started, finishing))
-                pend, pend_result = entry, result
-                entry = job = copy = result = error = None  # an idle worker holds no job
+                pend, pend_status, pend_result, pend_error, pend_finished = (
+                    entry, status, result, error, finishing)
+                entry = job = copy = blank = result = error = None  # an idle worker holds no job
                 if w.why is not None:  # the pool cancelled that job: take the cancel back
                     with lock:
-                        record_outcome(pend, pend_outcome, pend_result)
-                    pend = pend_outcome = pend_result = None
+                        record_end(pend, pend_status, pend_result, pend_error,  # type: ignore[arg-type]
+                                   pend_finished)
+                    pend = pend_result = pend_error = None
                     await self._absorb(w)
         except _CancelledError:
             if entry is not None and entry.status is _QUEUED:
@@ -864,7 +913,8 @@ class AsyncPool:
         finally:
             if pend is not None:  # (only if something raised between a job's end and the next)
                 with lock:
-                    record_outcome(pend, pend_outcome, pend_result)  # type: ignore[arg-type]
+                    record_end(pend, pend_status, pend_result, pend_error,  # type: ignore[arg-type]
+                               pend_finished)
             w.entry = None
             trace.record(ev.WORKER_EXIT, w.id)
             self._worker_exited(w)
@@ -904,7 +954,7 @@ class AsyncPool:
         for w in self._w:
             if w.entry is entry:
                 if w.why is None:
-                    entry._cancel_asked = True
+                    self._cancel_asked[entry] = True
                     return self._cancel_job(w, _FUTURE_CANCEL)
                 return True  # being cancelled already
         return False
@@ -1142,11 +1192,6 @@ _running_loop = asyncio._get_running_loop  # no exception when there is none
 _get_ident = threading.get_ident
 _new = object.__new__
 _tuple_new = tuple.__new__
-# The slot descriptors of Job's fields: setting through them skips the frozen
-# dataclass's __setattr__ (as object.__setattr__ does), and the name lookup.
-_set_id = Job.__dict__["id"].__set__
-_set_payload = Job.__dict__["payload"].__set__
-_set_ctx = Job.__dict__["ctx"].__set__
 
 
 def _why_status(why: BaseException, deadline: float | None) -> tuple[Status, BaseException]:

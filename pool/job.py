@@ -69,23 +69,44 @@ class Job:
         return f"Job(id={self.id!r}, payload=<{size} byte{'s' if size != 1 else ''}>)"
 
 
+class _Blank:
+    """A Job's layout without its frozen ``__setattr__``: where a copy is made.
+
+    A plain :class:`Job`'s copy is filled here with plain slot stores, then
+    becomes a Job by ``__class__`` assignment (which Python allows only
+    between identical layouts, and checks). A pool makes one copy per job:
+    this costs a third of three ``object.__setattr__`` calls.
+    """
+
+    __slots__ = ("ctx", "id", "payload")
+
+    # (Typed for the stores only; it is never read as a _Blank.)
+    id: str
+    payload: bytes
+    ctx: Context
+
+
 def _copy_with_ctx(job: Job, ctx: Context) -> Job:
     # Set the fields the way a frozen dataclass's own __init__ does, on a new
     # object, without running __init__ again: the fields were checked when
     # the job was made (a pool makes one such copy per job), and a subclass's
     # __init__ may take other arguments, or have side effects.
-    copy = object.__new__(type(job))
     if type(job) is Job:  # the common case
-        object.__setattr__(copy, "id", job.id)
-        object.__setattr__(copy, "payload", job.payload)
-    else:  # a subclass: every slot and instance attribute, whatever declared it
-        for cls in type(job).__mro__:
-            slots = cls.__dict__.get("__slots__", ())
-            for name in (slots,) if isinstance(slots, str) else slots:
-                if name not in ("__dict__", "__weakref__") and hasattr(job, name):
-                    object.__setattr__(copy, name, getattr(job, name))
-        if hasattr(job, "__dict__"):
-            copy.__dict__.update(job.__dict__)
+        blank = _Blank()
+        blank.id = job.id
+        blank.payload = job.payload
+        blank.ctx = ctx
+        blank.__class__ = Job  # type: ignore[assignment]
+        return blank  # type: ignore[return-value]
+    # A subclass: every slot and instance attribute, whatever declared it.
+    copy = object.__new__(type(job))
+    for cls in type(job).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(job, name):
+                object.__setattr__(copy, name, getattr(job, name))
+    if hasattr(job, "__dict__"):
+        copy.__dict__.update(job.__dict__)
     object.__setattr__(copy, "ctx", ctx)
     return copy
 

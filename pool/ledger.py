@@ -4,7 +4,9 @@ Every job a pool accepts gets one line, an :class:`Entry`, which moves
 QUEUED -> RUNNING -> one terminal status under the ledger's lock. Only the
 thread that makes the terminal move records the job's :class:`~pool.Outcome`
 and resolves its future, so each accepted job ends exactly once, however
-submits, workers, cancels and shutdowns race. Shutdown finishes with a
+submits, workers, cancels and shutdowns race. (An engine may record the end
+with :meth:`Ledger.record_end` and no outcome: the ledger then keeps the
+ended line and makes the outcome from it when it is first read.) Shutdown finishes with a
 sweep (queued jobs CANCELED, running ones ABANDONED); a worker that comes
 back after that finds its line already ended and is traced as late.
 
@@ -140,13 +142,14 @@ class Entry:
 
     ``status`` is ``None`` while the submit that made it has not been
     accepted (it waits for room), then QUEUED, RUNNING and one terminal
-    status. When it ends, ``outcome`` is set and the line lets go of the job
-    (its payload) and of the submitter's contextvars. An engine may subclass
-    it to hand the job's end to a future (:meth:`_settle`, :meth:`_notify`).
+    status. When it ends, :attr:`outcome` is available and the line lets go
+    of the job (its payload) and of the submitter's contextvars. An engine
+    may subclass it to hand the job's end to a future (:meth:`_settle`,
+    :meth:`_notify`, :meth:`_value`).
     """
 
-    __slots__ = ("context", "job", "job_id", "ledger", "outcome", "queued_at", "started_at",
-                 "status", "worker_id")
+    __slots__ = ("_outcome", "context", "error", "finished_at", "job", "job_id", "ledger",
+                 "queued_at", "started_at", "status", "worker_id")
 
     def __init__(self, job: Job, ledger: Ledger, context: VarsContext) -> None:
         self.job: Job | None = job  # None once ended
@@ -157,17 +160,29 @@ class Entry:
         self.queued_at = 0.0
         self.started_at: float | None = None
         self.worker_id: int | None = None
-        self.outcome: Outcome | None = None
+        self._outcome: Outcome | None = None
+        self.error: BaseException | None = None
+        self.finished_at: float | None = None  # set (last) by Ledger.record_end
 
-    def _settle(self, outcome: Outcome, result: Any) -> bool:
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the job ended (an :class:`~pool.Outcome`), ``None`` until it has."""
+        return self._outcome or lazy_outcome(self)
+
+    def _settle(self, status: Status, result: Any, error: BaseException | None) -> bool:
         """Called once, lock held, by the terminal move; True if :meth:`_notify` must follow.
 
-        ``result`` is the job's return value (the outcome may not keep it).
+        ``result`` is the job's return value (the outcome may not keep it);
+        :attr:`outcome` is readable already.
         """
         return False
 
     def _notify(self) -> None:
         """Called once, without the lock, when :meth:`_settle` returned True."""
+
+    def _value(self) -> Any:
+        """The return value of a job that SUCCEEDED, for an outcome made after its end."""
+        return None
 
 
 class JobFuture(Entry, Future[Any]):
@@ -206,7 +221,9 @@ class JobFuture(Entry, Future[Any]):
         self.queued_at = 0.0
         self.started_at = None
         self.worker_id = None
-        self.outcome = None
+        self._outcome = None
+        self.error = None
+        self.finished_at = None
         self._state = PENDING
         self._result: Any = None
         self._exception: BaseException | None = None
@@ -248,24 +265,26 @@ class JobFuture(Entry, Future[Any]):
         """True while a worker runs the job."""
         return self.status is _RUNNING
 
-    def _settle(self, outcome: Outcome, result: Any) -> bool:
-        status = outcome.status
+    def _settle(self, status: Status, result: Any, error: BaseException | None) -> bool:
         if status is _SUCCEEDED:
             self._result = result
             state = FINISHED
-        elif status is _CANCELED and outcome.started_at is None:
+        elif status is _CANCELED and never_ran(self):
             state = CANCELLED_AND_NOTIFIED
         elif status is _ABANDONED:
-            self._exception = Abandoned(self.job_id, outcome.worker_id, outcome.ran_for or 0.0)
+            self._exception = abandoned_error(self)
             state = FINISHED
         else:
-            self._exception = outcome.error
+            self._exception = error
             state = FINISHED
         if self._cond is None:  # nobody waits, nothing to call back
             self._state = state
             return False
         self._next_state = state
         return True
+
+    def _value(self) -> Any:
+        return self._result
 
     def _notify(self) -> None:
         with self._condition:
@@ -325,9 +344,11 @@ class Ledger:
         self._queued = 0
         self._running = 0
         self._ended = dict.fromkeys(_TERMINAL, 0)
-        self._outcomes: deque[Outcome] = deque(maxlen=keep)
-        self._errors: deque[Outcome] = deque(maxlen=keep)
-        self._during: list[Outcome] = []  # outcomes recorded after intake stopped
+        # The ended jobs' outcomes, each an Outcome or the line it is made from
+        # when read (see record_end).
+        self._outcomes: deque[Outcome | Entry] = deque(maxlen=keep)
+        self._errors: deque[Outcome | Entry] = deque(maxlen=keep)
+        self._during: list[Outcome | Entry] = []  # those recorded after intake stopped
 
     # -- intake (lock held) -------------------------------------------------
 
@@ -408,7 +429,7 @@ class Ledger:
             return None
         entry.status = _RUNNING
         entry.worker_id = worker_id
-        entry.started_at = time.monotonic()
+        entry.started_at = _monotonic()
         self._queued -= 1
         self._running += 1
         return entry
@@ -446,26 +467,52 @@ class Ledger:
         ``result`` is the job's return value for its future: the outcome
         keeps it only if the ledger keeps results.
         """
+        return self.record_end(entry, outcome.status, result, outcome.error, outcome.finished_at,
+                               outcome)
+
+    def record_end(self, entry: Entry, status: Status, result: Any, error: BaseException | None,
+                   finished_at: float, outcome: Outcome | None = None
+                   ) -> Callable[[], None] | None:
+        """Lock held: the terminal move, as :meth:`record`, for a job that ran.
+
+        The job's worker and start time are the line's own (set by
+        :meth:`start`). Without ``outcome`` the ledger keeps the line itself
+        and makes the :class:`~pool.Outcome` from it when it is first read:
+        one object a job fewer to make, and for the garbage collector to
+        walk for as long as the outcome is kept (with ``keep_results`` off it
+        makes the outcome now, so that a kept line never pins a result).
+        Returns what :meth:`record` returns.
+        """
+        if outcome is None and not self.keep_results:
+            outcome = Outcome(entry.job_id, entry.worker_id, status, None, error,
+                              entry.queued_at, entry.started_at, finished_at)
         state = entry.status
         if state is _RUNNING:
             self._running -= 1
         elif state is _QUEUED:
             self._queued -= 1
         else:  # abandoned by shutdown, and now back
-            self._late(entry, outcome)
+            self._late(entry, status, finished_at)
             return None
-        status = outcome.status
         self._ended[status] += 1
         entry.status = status
-        entry.outcome = outcome
-        entry.job = entry.context = None  # an ended line pins no payload, no contextvars
+        kept: Outcome | Entry
+        if outcome is None:
+            entry.error = error
+            entry.finished_at = finished_at  # last: from here the outcome can be made
+            kept = entry
+        else:
+            entry._outcome = kept = outcome
+        entry.job = None  # an ended line pins no payload, and no contextvars:
+        if entry.context is not None:  # (an engine's line may have none, and no slot for it)
+            entry.context = None
         del self._inflight[entry.job_id]
-        self._outcomes.append(outcome)
+        self._outcomes.append(kept)
         if status is _FAILED:
-            self._errors.append(outcome)
+            self._errors.append(kept)
         if self.closed:
-            self._during.append(outcome)
-        return entry._notify if entry._settle(outcome, result) else None
+            self._during.append(kept)
+        return entry._notify if entry._settle(status, result, error) else None
 
     def record_pending(self, pending: list[tuple[Any, ...]]) -> Callable[[], None] | None:
         """Lock held: :meth:`record` the one ``(entry, outcome, result)`` in ``pending``, if any.
@@ -491,12 +538,11 @@ class Ledger:
             notify()
         return True
 
-    def _late(self, entry: Entry, outcome: Outcome) -> None:
-        self.trace.record(ev.LATE, outcome.worker_id, entry.job_id, outcome.status,
-                          at=outcome.finished_at)
+    def _late(self, entry: Entry, status: Status, finished_at: float) -> None:
+        self.trace.record(ev.LATE, entry.worker_id, entry.job_id, status, at=finished_at)
         log.warning("job %s finished %s on worker %s after shutdown abandoned it",
-                    entry.job_id, outcome.status.value, outcome.worker_id,
-                    extra={"job_id": entry.job_id, "worker_id": outcome.worker_id})
+                    entry.job_id, status.value, entry.worker_id,
+                    extra={"job_id": entry.job_id, "worker_id": entry.worker_id})
 
     # -- shutdown -----------------------------------------------------------
 
@@ -543,7 +589,7 @@ class Ledger:
     def finish(self, clean: bool, elapsed: float) -> ShutdownReport:
         """Lock held: the shutdown report (made once; later calls return the same)."""
         if self.report is None:
-            during = self._during
+            during = [_read(o) for o in self._during]
             self.report = ShutdownReport(
                 clean=clean,
                 elapsed=elapsed,
@@ -573,13 +619,13 @@ class Ledger:
     def outcomes(self) -> list[Outcome]:
         """The last ``keep`` outcomes, oldest first."""
         with self.lock:
-            return list(self._outcomes)
+            return [_read(o) for o in self._outcomes]
 
     @property
     def errors(self) -> list[Outcome]:
         """The last ``keep`` FAILED outcomes, oldest first."""
         with self.lock:
-            return list(self._errors)
+            return [_read(o) for o in self._errors]
 
     def job_times(self) -> list[JobTimes]:
         """Every kept and in-flight job's times, for the trace (see ``Trace.follow``).
@@ -591,8 +637,9 @@ class Ledger:
             ended = list(self._outcomes)
             live = [(e.job_id, e.worker_id, e.status, e.queued_at, e.started_at, None)
                     for e in self._inflight.values() if e.status in (_QUEUED, _RUNNING)]
+        # (An ended line's fields are its outcome's: no outcome need be made.)
         times: list[JobTimes] = [
-            (o.job_id, o.worker_id, o.status, o.queued_at, o.started_at, o.finished_at)
+            (o.job_id, o.worker_id, o.status, o.queued_at, o.started_at, o.finished_at)  # type: ignore[misc]
             for o in ended]
         times.extend(live)  # (status is set on these lines)
         return times
@@ -602,6 +649,43 @@ class Ledger:
         with self.lock:
             found = [e for e in self._inflight.values() if e.status is _RUNNING]
         return sorted(found, key=lambda e: e.started_at or 0.0)
+
+
+def lazy_outcome(entry: Any) -> Outcome | None:
+    """The outcome of a line ended by :meth:`Ledger.record_end`, made and kept on first read.
+
+    ``None`` if the line has not ended that way. For an engine's future that
+    cannot subclass :class:`Entry` (it has the same fields).
+    """
+    finished_at = entry.finished_at
+    if finished_at is None:
+        return None
+    status = entry.status
+    outcome: Outcome = entry._outcome or Outcome(
+        entry.job_id, entry.worker_id, status, entry._value() if status is _SUCCEEDED else None,
+        entry.error, entry.queued_at, entry.started_at, finished_at)
+    entry._outcome = outcome  # (a race between two readers makes two equal outcomes)
+    return outcome
+
+
+def _read(kept: Outcome | Entry) -> Outcome:
+    # Lock held: a kept outcome, or the one its ended line makes.
+    if type(kept) is Outcome:
+        return kept
+    outcome = kept.outcome  # type: ignore[union-attr]
+    assert outcome is not None
+    return outcome
+
+
+def never_ran(entry: Any) -> bool:
+    """In ``_settle``: True if the line's job ended without running (its outcome says)."""
+    return entry.outcome.started_at is None
+
+
+def abandoned_error(entry: Any) -> Abandoned:
+    """In ``_settle``: the :class:`Abandoned` error of a line that ended ABANDONED."""
+    outcome = entry.outcome
+    return Abandoned(entry.job_id, outcome.worker_id, outcome.ran_for or 0.0)
 
 
 def _unrun(entry: Entry, status: Status, error: BaseException, now: float) -> Outcome:

@@ -159,6 +159,17 @@ def test_submit_returns_an_asyncio_future_with_job_id_and_outcome() -> None:
     run(main)
 
 
+def test_a_future_outcome_is_the_one_the_pool_keeps() -> None:
+    async def main() -> None:
+        pool = AsyncPool(ok)
+        futures = [await pool.submit(Job(f"j{i}")) for i in range(3)]
+        await asyncio.gather(*futures)
+        assert [f.outcome for f in futures] == pool.outcomes
+        assert all(f.outcome is f.outcome for f in futures)  # made once
+        await pool.shutdown()
+    run(main)
+
+
 def test_jobs_run_concurrently_one_per_worker_task() -> None:
     async def main() -> None:
         script = Script()
@@ -627,6 +638,7 @@ def test_a_job_that_swallows_the_cancel_and_returns_ends_with_its_result() -> No
         assert stubborn.outcome.status is Status.SUCCEEDED
         assert await (await pool.submit(job("next"))) == "next"
         assert pool.tasks()[0].cancelling() == 0  # the pool took its cancel back
+        assert not pool._cancel_asked  # nor does it keep the request
         await pool.shutdown()
     run(main)
 

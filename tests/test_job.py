@@ -106,6 +106,33 @@ def test_job_accepts_any_context() -> None:
     cancel()
 
 
+def test_with_ctx_returns_a_frozen_job_of_the_same_class_with_the_new_ctx() -> None:
+    ctx, cancel = background().with_cancel()
+    job = Job("a", b"x")
+    copy = job.with_ctx(ctx)
+    assert type(copy) is Job and copy == job and copy is not job
+    assert copy.ctx is ctx and copy.payload is job.payload
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        copy.id = "b"  # type: ignore[misc]
+    cancel()
+
+
+def test_with_ctx_copies_a_subclass_with_its_own_fields() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tagged(Job):
+        tag: str = "t"
+
+    ctx, cancel = background().with_cancel()
+    copy = Tagged("a", tag="blue").with_ctx(ctx)
+    assert type(copy) is Tagged and copy.tag == "blue" and copy.ctx is ctx
+    cancel()
+
+
+def test_with_ctx_rejects_a_non_context_naming_it() -> None:
+    with pytest.raises(TypeError, match="ctx"):
+        Job("a").with_ctx("soon")  # type: ignore[arg-type]
+
+
 # -- Status --------------------------------------------------------------------------
 
 
