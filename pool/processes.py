@@ -60,6 +60,7 @@ from types import TracebackType
 from typing import Any
 
 from . import trace as ev
+from ._lifecycle import FORKED_STATS, forked_report, unstoppable
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .channel import Channel, ChannelClosed, _Parked
 from .context import Canceled, Context, DeadlineExceeded, background
@@ -67,7 +68,6 @@ from .job import Job, Outcome, Status
 from .ledger import JobFuture, Ledger, PoolClosed, ShutdownReport, Stats
 from .trace import Trace
 from .worker import Process, _local, context_status
-from .workerpool import _FORKED_STATS, _forked_report, _unstoppable
 
 __all__ = ["ProcessPool", "WorkerDied"]
 
@@ -419,20 +419,20 @@ class ProcessPool:
             raise TypeError(f"drain must be a bool, got {type_name(drain)}")
         core = self._core
         if core.forked:
-            return _forked_report()
+            return forked_report()
         if threading.current_thread() is core.thread:
             raise RuntimeError("shutdown() called from a done callback of this pool would wait "
                                "for itself; call cancel(), or shut down from another thread")
         if core.ledger.report is not None:
             return core.ledger.report
-        return _unstoppable(core.shut_down, time.monotonic(), timeout, drain, grace)
+        return unstoppable(core.shut_down, time.monotonic(), timeout, drain, grace)
 
     # -- reading -----------------------------------------------------------
 
     @property
     def stats(self) -> Stats:
         """A consistent snapshot of the ledger. Never blocks for long."""
-        return _FORKED_STATS if self._core.forked else self._core.ledger.stats
+        return FORKED_STATS if self._core.forked else self._core.ledger.stats
 
     @property
     def outcomes(self) -> list[Outcome]:

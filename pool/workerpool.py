@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import trace as ev
+from ._lifecycle import FORKED_STATS, forked_report, unstoppable
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .channel import Channel, ChannelClosed
 from .context import Context, background
@@ -267,25 +268,25 @@ class WorkerPool:
         if not isinstance(drain, bool):
             raise TypeError(f"drain must be a bool, got {type_name(drain)}")
         if self._forked:
-            return _forked_report()
+            return forked_report()
         if getattr(_local, "ledger", None) is self._ledger:
             raise RuntimeError("shutdown() called from one of the pool's own jobs would wait "
                                "for itself; call cancel(), or shut down from outside the pool")
         if self._ledger.report is not None:
             return self._ledger.report
-        return _unstoppable(_shut_down, self._parts, time.monotonic(), timeout, drain, grace)
+        return unstoppable(_shut_down, self._parts, time.monotonic(), timeout, drain, grace)
 
     def _stop_intake(self, drain: bool) -> None:
         # The non-waiting half of shutdown: Executor.shutdown(wait=False).
         if not self._forked:
-            _unstoppable(_stop_intake, self._parts, drain, time.monotonic(), None)
+            unstoppable(_stop_intake, self._parts, drain, time.monotonic(), None)
 
     # -- reading -----------------------------------------------------------
 
     @property
     def stats(self) -> Stats:
         """A consistent snapshot of the ledger. Never blocks for long."""
-        return _FORKED_STATS if self._forked else self._ledger.stats
+        return FORKED_STATS if self._forked else self._ledger.stats
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -419,38 +420,6 @@ def _accept_sent(parts: _Parts) -> None:
             parts.ledger.accept(entry)
 
 
-def _unstoppable(steps: Callable[..., T], *args: Any) -> T:
-    """Run ``steps(*args)`` in a thread of its own and wait for it.
-
-    Shutdown moves many jobs in the ledger and wakes parked threads; a
-    ``KeyboardInterrupt`` (which only the main thread receives) landing
-    half-way through such a move would leave it half-done. Here it can only
-    stop the caller's wait: the steps, each bounded, run to their end, and a
-    later call finds them done. About 0.1 ms; other threads run the steps
-    themselves.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return steps(*args)  # no interrupt can reach this thread
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(steps(*args))
-        except BaseException as exc:  # handed to the caller
-            error.append(exc)
-
-    thread = threading.Thread(target=run, name="pool-shutdown", daemon=True)
-    try:
-        thread.start()
-    except RuntimeError:  # at interpreter exit no thread can start: run them here
-        return steps(*args)
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
-
-
 # -- the worker -------------------------------------------------------------
 
 def _work(worker_id: int, jobs: Channel[JobFuture], ledger: Ledger, wg: WaitGroup,
@@ -551,14 +520,6 @@ def _initialized(worker_id: int, ledger: Ledger, jobs: Channel[JobFuture],
 _live: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _hooks_installed = False
 _hooks_lock = threading.Lock()
-_FORKED_STATS = Stats(0, 0, 0, 0, 0, 0, 0, 0)
-
-
-def _forked_report() -> ShutdownReport:
-    return ShutdownReport(clean=True, elapsed=0.0, drained=(), canceled=(), abandoned=(),
-                          stats=_FORKED_STATS)
-
-
 def _track(pool: WorkerPool) -> None:
     global _hooks_installed
     with _hooks_lock:

@@ -46,7 +46,7 @@ def _main_thread_waits_for_shutdown() -> bool:
     frame = sys._current_frames().get(threading.main_thread().ident or 0)
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "_unstoppable" and code.co_filename.endswith("workerpool.py"):
+        if code.co_name == "unstoppable" and code.co_filename.endswith("_lifecycle.py"):
             return True
         frame = frame.f_back
     return False
