@@ -9,6 +9,8 @@ The answers are in ``async_answers.py``; the reference solution is
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -17,31 +19,27 @@ import async_answers as answers
 import pytest
 from solutionloader import load_solution
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios
+
 from pool.checks import check_async_pool
 
 pytestmark = pytest.mark.timeout(120)
 
 QUICK = 15.0  # a right answer's check takes about 1 s; the slowest wrong one about 7 s
 SUBJECT = "run_pool"
+OUTPUT = NamedScenarios(SUBJECT, answers.SCENARIOS)
 
 
 def run_check(fn: Any, capsys: pytest.CaptureFixture[str]) -> tuple[bool, dict[str, str], float]:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_async_pool(fn)
-    elapsed = time.monotonic() - start
-    out, _ = capsys.readouterr()
-    lines = out.splitlines()
-    assert len(lines) == len(answers.SCENARIOS), out
-    failures = {}
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        if line == f"ok   {SUBJECT} {scenario}":
-            continue
-        prefix = f"FAIL {SUBJECT} {scenario}: "
-        assert line.startswith(prefix), out
-        failures[scenario] = line[len(prefix):]
-    assert passed == (not failures)
-    return passed, failures, elapsed
+    """(passed, failed scenario -> hint, seconds) of check_async_pool(fn).
+
+    Its stderr is not read (unlike the other checkers' tests).
+    """
+    run = corpus.run_check(check_async_pool, [fn], capsys, OUTPUT, stderr_empty=False)
+    return run.as_tuple()
 
 
 def reference() -> Any:

@@ -7,15 +7,19 @@ The answers are in ``channel_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import channel_answers as answers
 import pytest
 from solutionloader import load_solution
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run
 
 import pool
 from pool.checks import check_channel
@@ -23,51 +27,19 @@ from pool.checks import check_channel
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 3.0  # a right answer's check takes about half a second; a wrong one's at most this
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint."""
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL channel {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("channel", answers.SCENARIOS)
 
 
 def run_check(answer: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_channel(answer)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   channel {scenario}" or line.startswith(
-            f"FAIL channel {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_channel(answer), its output read by scenario."""
+    return corpus.run_check(check_channel, [answer], capsys, OUTPUT)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
     """Every thread the check (or the answer it ran) started has ended shortly after."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    with corpus.no_thread_left_behind():
+        yield
 
 
 def test_reference_solution_passes(capsys: pytest.CaptureFixture[str]) -> None:

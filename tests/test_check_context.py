@@ -7,15 +7,19 @@ The answers are in ``context_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import context_answers as answers
 import pytest
 from solutionloader import load_solution
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run, raise_at_once
 
 import pool
 from pool.checks import check_child_context
@@ -23,51 +27,19 @@ from pool.checks import check_child_context
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 5.0  # a right answer's check takes one to two seconds; a wrong one's at most this
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint. (Scenario names may hold ': ', so they are matched whole.)"""
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL context {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("context", answers.SCENARIOS)
 
 
 def run_check(make_root: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_child_context(make_root)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   context {scenario}" or line.startswith(
-            f"FAIL context {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_child_context(make_root), its output read by scenario."""
+    return corpus.run_check(check_child_context, [make_root], capsys, OUTPUT)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
     """Every thread the check started has ended shortly after."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    with corpus.no_thread_left_behind():
+        yield
 
 
 @pytest.mark.parametrize("make_root", [pool.background, load_solution("02_context").MiniContext],
@@ -97,10 +69,6 @@ def test_wrong_answer_fails_its_scenarios_with_a_hint_naming_the_mistake(
     first = next(s for s in answers.SCENARIOS if s in answer.fails)
     assert answer.hint in run.failures[first], run.failures[first]
     assert run.elapsed < QUICK
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
 
 
 def test_unfinished_answer_fails_every_scenario_quickly(

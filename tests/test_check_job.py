@@ -7,12 +7,18 @@ The answers are in ``job_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import time
+import os
+import sys
 from typing import Any
 
 import job_answers as answers
 import pytest
 from solutionloader import load_solution
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios
 
 import pool
 from pool.checks import check_job
@@ -20,27 +26,13 @@ from pool.checks import check_job
 pytestmark = pytest.mark.timeout(30)
 
 QUICK = 2.0  # a job check makes a dozen objects; even a wrong answer's check takes no time
+OUTPUT = NamedScenarios("job", answers.SCENARIOS)
 
 
 def run_check(make: Any, capsys: pytest.CaptureFixture[str]) -> tuple[bool, dict[str, str]]:
     """(passed, failed scenario -> hint), after checking the output's shape and speed."""
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_job(make)
-    assert time.monotonic() - start < QUICK
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    failures = {}
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        prefix = f"FAIL job {scenario}: "
-        if line.startswith(prefix):
-            failures[scenario] = line[len(prefix):]
-        else:
-            assert line == f"ok   job {scenario}", out
-    assert passed == (not failures)
-    return passed, failures
+    run = corpus.run_check(check_job, [make], capsys, OUTPUT, within=QUICK)
+    return run.passed, run.failures
 
 
 @pytest.mark.parametrize("make", [pool.Job, load_solution("02_job").MyJob],

@@ -7,15 +7,19 @@ The answers are in ``pool_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pool_answers as answers
 import pytest
 from solutionloader import load_solution
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run, do_nothing, raise_at_once
 
 from pool.checks import check_pool
 
@@ -23,56 +27,23 @@ pytestmark = pytest.mark.timeout(60)
 
 QUICK = 5.0  # a right answer's check takes about 2 s
 SLOW_WRONG = 12.0  # a wrong answer that waits out every timeout: about a second per scenario
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint. (Scenario names may hold ': ', so they are matched whole.)"""
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL pool {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("pool", answers.SCENARIOS)
 
 
 def run_check(cls: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_pool(cls)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   pool {scenario}" or line.startswith(f"FAIL pool {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_pool(cls), its output read by scenario."""
+    return corpus.run_check(check_pool, [cls], capsys, OUTPUT)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
-    """Every thread the check (or the answer it ran) started has ended shortly after."""
-    before = set(threading.enumerate())
-    yield
-    answers.close_left_open()
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        while time.monotonic() < deadline:
-            try:
-                thread.join(max(0.0, deadline - time.monotonic()))
-                break
-            except RuntimeError:  # listed, but not started yet: it will be in a moment
-                time.sleep(0.01)
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    """Every thread the check (or the answer it ran) started has ended shortly after.
+
+    What a wrong answer left open is closed first; a thread listed but not started yet
+    is waited for.
+    """
+    with corpus.no_thread_left_behind(teardown=answers.close_left_open, wait_for_unstarted=True):
+        yield
 
 
 # -- right answers --------------------------------------------------------------------------
@@ -118,14 +89,6 @@ def test_the_misleading_hint_is_gone_a_pool_that_never_closes_is_told_so(
 
 
 # -- any answer, however wrong ------------------------------------------------------------------
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
-
-
-def do_nothing(*args: Any, **kwargs: Any) -> Any:
-    return None
 
 
 @pytest.mark.parametrize("answer", [raise_at_once, do_nothing], ids=lambda a: a.__name__)

@@ -7,8 +7,8 @@ The answers are in ``cancellation_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,44 +16,30 @@ import cancellation_answers as answers
 import pytest
 from solutionloader import load_solution
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios
+
 from pool.checks import check_process
 
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 8.0  # a right answer's check takes about 1 s; a deaf one's about 4 s
 SUBJECT = "process"
+OUTPUT = NamedScenarios(SUBJECT, answers.SCENARIOS)
 
 
 def run_check(fn: Any, capsys: pytest.CaptureFixture[str]) -> tuple[bool, dict[str, str], float]:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_process(fn)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    assert err == ""
-    lines = out.splitlines()
-    assert len(lines) == len(answers.SCENARIOS), out
-    failures = {}
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        if line == f"ok   {SUBJECT} {scenario}":
-            continue
-        prefix = f"FAIL {SUBJECT} {scenario}: "
-        assert line.startswith(prefix), out
-        failures[scenario] = line[len(prefix):]
-    assert passed == (not failures)
-    return passed, failures, elapsed
+    """(passed, failed scenario -> hint, seconds) of check_process(fn)."""
+    return corpus.run_check(check_process, [fn], capsys, OUTPUT).as_tuple()
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
     """Every thread the check started has ended soon after it (deaf answers end by themselves)."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    with corpus.no_thread_left_behind():
+        yield
 
 
 def test_the_reference_solution_passes(capsys: pytest.CaptureFixture[str]) -> None:

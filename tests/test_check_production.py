@@ -7,72 +7,42 @@ The answers are in ``production_answers.py``; the reference solution is
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import production_answers as answers
 import pytest
 from solutionloader import SOLUTIONS, load_solution
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run, raise_at_once
+
 from pool.checks import check_stopper
 
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 5.0  # a right answer's check takes well under a second; a wrong one's a few
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL stopper {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("stopper", answers.SCENARIOS)
 
 
 def run_check(cls: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check_stopper(cls)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   stopper {scenario}" or line.startswith(
-            f"FAIL stopper {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_stopper(cls), its output read by scenario."""
+    return corpus.run_check(check_stopper, [cls], capsys, OUTPUT)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        while time.monotonic() < deadline:
-            try:
-                thread.join(max(0.0, deadline - time.monotonic()))
-                break
-            except RuntimeError:  # listed, but not started yet: it will be in a moment
-                time.sleep(0.01)
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    """Every thread the check (or the answer it ran) started has ended shortly after
+    (a thread listed but not started yet is waited for)."""
+    with corpus.no_thread_left_behind(wait_for_unstarted=True):
+        yield
 
 
 def test_reference_solution_passes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,10 +71,6 @@ def test_wrong_answer_fails_its_scenarios_with_a_hint_naming_the_mistake(
     assert first in answer.fails
     assert answer.hint in run.failures[first], run.failures[first]
     assert run.elapsed < QUICK + 5.0
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
 
 
 def test_unfinished_answer_fails_every_scenario_quickly(capsys: pytest.CaptureFixture[str]) -> None:

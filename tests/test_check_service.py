@@ -9,11 +9,9 @@ The answers are in ``service_answers.py``; the reference solution is
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,62 +19,37 @@ import pytest
 import service_answers as answers
 from solutionloader import load_solution
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run, do_nothing, raise_at_once
+
 from pool.checks import check_service
 
 pytestmark = pytest.mark.timeout(60)
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = 5.0  # a right answer's check takes about 1 s; a wrong one's at most this
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint. (Scenario names may hold ': ', so they are matched whole.)"""
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL service {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("service", answers.SCENARIOS)
 
 
 def run_check(handle: Any, stop: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    try:
-        passed = check_service(handle, stop)
-    finally:
-        answers.LOOPS_END.set()  # a hanging answer's loop ends once the check is over
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   service {scenario}" or line.startswith(
-            f"FAIL service {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_service(handle, stop), its output read by scenario; a hanging answer's loop
+    ends once the check is over."""
+    return corpus.run_check(check_service, [handle, stop], capsys, OUTPUT,
+                            afterwards=answers.LOOPS_END.set)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
-    """Every thread the check (or the answer it ran) started has ended shortly after."""
-    answers.LOOPS_END.clear()
-    before = set(threading.enumerate())
-    yield
-    answers.LOOPS_END.set()
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    """Every thread the check (or the answer it ran) started has ended shortly after.
+
+    The answers' hanging loops run until LOOPS_END is set: it is cleared before the test and
+    set after it.
+    """
+    with corpus.no_thread_left_behind(setup=answers.LOOPS_END.clear,
+                                      teardown=answers.LOOPS_END.set):
+        yield
 
 
 def load_example_service() -> Any:
@@ -149,14 +122,6 @@ def test_the_three_mistakes_have_the_hints_the_notebook_promises(
 
 
 # -- any answer, however wrong -------------------------------------------------------------
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
-
-
-def do_nothing(*args: Any, **kwargs: Any) -> Any:
-    return None
 
 
 @pytest.mark.parametrize("answer", [raise_at_once, do_nothing], ids=lambda a: a.__name__)

@@ -7,15 +7,19 @@ The answers are in ``worker_answers.py``; the reference solution is
 
 from __future__ import annotations
 
-import threading
-import time
+import os
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import worker_answers as answers
 from solutionloader import load_solution
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import NamedScenarios, Run, do_nothing, raise_at_once
 
 import pool
 from pool.checks import check_worker
@@ -23,56 +27,26 @@ from pool.checks import check_worker
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 5.0  # a right answer's check takes about half a second; a wrong one's at most this
-
-
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint. (Scenario names may hold ': ', so they are matched whole.)"""
-        failed = {}
-        for line, scenario in zip(self.lines, answers.SCENARIOS, strict=True):
-            prefix = f"FAIL worker {scenario}: "
-            if line.startswith(prefix):
-                failed[scenario] = line[len(prefix):]
-        return failed
+OUTPUT = NamedScenarios("worker", answers.SCENARIOS)
 
 
 def run_check(worker: Any, capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    try:
-        passed = check_worker(worker)
-    finally:
-        answers.LOOPS_END.set()  # a spinning answer's loop ends once the check is over
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == len(answers.SCENARIOS), out
-    for line, scenario in zip(lines, answers.SCENARIOS, strict=True):
-        assert line == f"ok   worker {scenario}" or line.startswith(
-            f"FAIL worker {scenario}: "), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check_worker(worker), its output read by scenario; a spinning answer's loop ends
+    once the check is over."""
+    return corpus.run_check(check_worker, [worker], capsys, OUTPUT,
+                            afterwards=answers.LOOPS_END.set)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
-    """Every thread the check (or the answer it ran) started has ended shortly after."""
-    answers.LOOPS_END.clear()
-    before = set(threading.enumerate())
-    yield
-    answers.LOOPS_END.set()
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    """Every thread the check (or the answer it ran) started has ended shortly after.
+
+    The answers' spinning loops run until LOOPS_END is set: it is cleared before the test and
+    set after it.
+    """
+    with corpus.no_thread_left_behind(setup=answers.LOOPS_END.clear,
+                                      teardown=answers.LOOPS_END.set):
+        yield
 
 
 # -- right answers --------------------------------------------------------------------------
@@ -119,14 +93,6 @@ def test_a_dropped_last_job_is_not_blamed_on_exception_handling(
 
 
 # -- any answer, however wrong -------------------------------------------------------------
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
-
-
-def do_nothing(*args: Any, **kwargs: Any) -> Any:
-    return None
 
 
 @pytest.mark.parametrize("answer", [raise_at_once, do_nothing], ids=lambda a: a.__name__)

@@ -7,6 +7,8 @@ stable line per scenario, and leave no thread of its own running.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import corpus
+from corpus import CountedScenarios, Run, do_nothing, raise_at_once
 
 import pool
 from pool import Channel, Job, Outcome, Status, WaitGroup
@@ -48,47 +55,16 @@ REFERENCE: dict[Check, Callable[..., Any]] = {
 QUICK = 5.0  # a check, even of an answer that hangs, returns within this many seconds
 
 
-@dataclass
-class Run:
-    passed: bool
-    lines: list[str]
-    elapsed: float
-
-    @property
-    def failures(self) -> dict[str, str]:
-        """Failed scenario -> hint."""
-        failed = {}
-        for line in self.lines:
-            if line.startswith("FAIL "):
-                scenario, _, hint = line[len("FAIL "):].partition(": ")
-                failed[scenario] = hint
-        return failed
-
-
 def run_check(check: Check, answer: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> Run:
-    capsys.readouterr()
-    start = time.monotonic()
-    passed = check(answer)
-    elapsed = time.monotonic() - start
-    out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert err == ""
-    assert len(lines) == SCENARIOS[check], out
-    assert all(line.startswith(("ok   ", "FAIL ")) for line in lines), out
-    assert passed == all(line.startswith("ok   ") for line in lines)
-    return Run(passed, lines, elapsed)
+    """check(answer), its output read as SCENARIOS[check] lines of any scenarios."""
+    return corpus.run_check(check, [answer], capsys, CountedScenarios(SCENARIOS[check]))
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[None]:
     """Every thread a test (or a check it ran) started has ended shortly after the test."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    for thread in set(threading.enumerate()) - before:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
-    assert left == [], f"threads still running after the test: {left}"
+    with corpus.no_thread_left_behind():
+        yield
 
 
 # -- learner-style answers ---------------------------------------------------------
@@ -198,14 +174,6 @@ class UncheckedJob:
     id: Any
     payload: Any = b""
     ctx: Any = None
-
-
-def raise_at_once(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("write me")
-
-
-def do_nothing(*args: Any, **kwargs: Any) -> Any:
-    return None
 
 
 # -- the package's own answers pass ------------------------------------------------
