@@ -1,19 +1,69 @@
-"""Shutdown helpers shared by the thread and process pools.
+"""Lifecycle helpers shared by the thread and process pools.
 
-:func:`unstoppable` runs shutdown's steps where a ``KeyboardInterrupt``
-cannot split them; :func:`forked_report` is what a pool's copy in a forked
-child reports (it owns no worker, so it has nothing to shut down).
+:class:`LivePools` remembers a kind's live pools for the hooks that must
+reach them at interpreter exit and in a forked child; :func:`unstoppable`
+runs shutdown's steps where a ``KeyboardInterrupt`` cannot split them;
+:func:`forked_report` is what a pool's copy in a forked child reports (it
+owns no worker, so it has nothing to shut down).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .ledger import ShutdownReport, Stats
 
 T = TypeVar("T")
+P = TypeVar("P")
+
+
+class LivePools(Generic[P]):
+    """The live pools of one kind, and the process-wide hooks installed for them.
+
+    The first :meth:`track` registers ``at_exit`` to run at the start of
+    interpreter shutdown, before non-daemon threads are joined (as
+    ``ThreadPoolExecutor``'s hook does: a thread blocked in a submit is then
+    released by ``PoolClosed``), and ``after_fork`` to run in a forked
+    child. Pools are held weakly: a dropped pool leaves by itself.
+    """
+
+    def __init__(self, at_exit: Callable[[], object], after_fork: Callable[[], object]) -> None:
+        self._at_exit = at_exit
+        self._after_fork = after_fork
+        self._pools: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._installed = False
+        self._lock = threading.Lock()
+
+    def track(self, pool: P) -> None:
+        """Remember ``pool``; install the hooks the first time. Takes a lock briefly."""
+        with self._lock:
+            if not self._installed:
+                self._installed = True
+                with contextlib.suppress(RuntimeError, AttributeError):  # already shutting down
+                    threading._register_atexit(self._at_exit)  # type: ignore[attr-defined]
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=self._after_fork)
+            self._pools.add(pool)
+
+    def pools(self) -> list[P]:
+        """The pools alive now (a copy: safe to iterate while pools come and go)."""
+        return list(self._pools)
+
+    def forget_after_fork(self) -> list[P]:
+        """In a forked child: forget the parent's pools and return them.
+
+        The lock is made anew: a parent's thread that held it did not survive
+        the fork. The hooks stay installed (they were inherited).
+        """
+        self._lock = threading.Lock()
+        pools = list(self._pools)
+        self._pools.clear()
+        return pools
 
 FORKED_STATS = Stats(0, 0, 0, 0, 0, 0, 0, 0)
 """The stats of a pool's copy in a forked child: it has no jobs."""

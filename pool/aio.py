@@ -566,14 +566,7 @@ class AsyncPool:
             timeout = check_timeout(timeout)
         if type(job) is not Job or _get_ident() != self._thread:
             self._check(job)
-        # The job's line and future: _entry(), inlined (once per job; keep the two in step).
-        entry = AsyncJobFuture()
-        entry._pool = self
-        entry.job = job
-        entry.job_id = job.id
-        entry.status = entry.started_at = entry.worker_id = None
-        entry._outcome = entry.error = entry.finished_at = None
-        entry.queued_at = 0.0
+        entry = self._line(job)
         lock = self._lock
         lock.acquire()  # (not "with": half the cost, once per job)
         try:
@@ -704,6 +697,10 @@ class AsyncPool:
     def _entry(self, job: Job) -> AsyncJobFuture:
         """A new line for ``job``, after checking it (see :meth:`submit`)."""
         self._check(job)
+        return self._line(job)
+
+    def _line(self, job: Job) -> AsyncJobFuture:
+        """The job's line and future (one object), in the loop's thread: not yet reserved."""
         entry = AsyncJobFuture()
         entry._pool = self
         entry.job = job

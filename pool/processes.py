@@ -60,7 +60,7 @@ from types import TracebackType
 from typing import Any
 
 from . import trace as ev
-from ._lifecycle import FORKED_STATS, forked_report, unstoppable
+from ._lifecycle import FORKED_STATS, LivePools, forked_report, unstoppable
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .channel import Channel, ChannelClosed, _Parked
 from .context import Canceled, Context, DeadlineExceeded, background
@@ -1409,24 +1409,13 @@ def _portable(job_id: str, error: BaseException) -> BaseException:
 
 # -- pools the process must remember: exit, fork, dropped pools -----------------------
 
-_live: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 _cores: weakref.WeakSet[_Supervisor] = weakref.WeakSet()
 _draining: set[_Supervisor] = set()  # dropped pools still finishing their jobs
 _spawning: set[Connection] = set()  # parent ends of the pipes of a worker being started
-_hooks_installed = False
-_hooks_lock = threading.Lock()
 
 
 def _track(pool: ProcessPool) -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        if not _hooks_installed:
-            _hooks_installed = True
-            with contextlib.suppress(RuntimeError, AttributeError):  # already shutting down
-                threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
-        _live.add(pool)
+    _live.track(pool)
     weakref.finalize(pool, _dropped, pool._core)
 
 
@@ -1453,7 +1442,7 @@ def _at_exit() -> None:
     # Every pool gets its exit_timeout counted from the same moment.
     began = time.monotonic()
     quiet = {"job_id": None, "worker_id": None}
-    for pool in list(_live):
+    for pool in _live.pools():
         if pool.report is not None or pool._core.forked:
             continue
         left = max(0.0, pool.exit_timeout - (time.monotonic() - began))
@@ -1475,14 +1464,15 @@ def _after_fork_in_child() -> None:
     # The child's copies of the pools are closed, and so are its copies of
     # their pipes: a worker must see end-of-file when the real pool's
     # process exits, which it would not while a forked copy held them open.
-    global _hooks_lock
-    _hooks_lock = threading.Lock()
+    _live.forget_after_fork()
     for core in list(_cores):
         core.close_in_forked_child()
     for conn in list(_spawning):
         with contextlib.suppress(OSError):
             conn.close()
     _spawning.clear()
-    _live.clear()
     _cores.clear()
     _draining.clear()
+
+
+_live: LivePools[ProcessPool] = LivePools(_at_exit, _after_fork_in_child)

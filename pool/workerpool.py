@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import functools
 import logging
-import os
 import threading
 import time
 import weakref
@@ -28,7 +27,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import trace as ev
-from ._lifecycle import FORKED_STATS, forked_report, unstoppable
+from ._lifecycle import FORKED_STATS, LivePools, forked_report, unstoppable
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .channel import Channel, ChannelClosed
 from .context import Context, background
@@ -517,22 +516,8 @@ def _initialized(worker_id: int, ledger: Ledger, jobs: Channel[JobFuture],
 
 # -- pools the process must remember: exit, fork, dropped pools --------------
 
-_live: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
-_hooks_installed = False
-_hooks_lock = threading.Lock()
 def _track(pool: WorkerPool) -> None:
-    global _hooks_installed
-    with _hooks_lock:
-        if not _hooks_installed:
-            _hooks_installed = True
-            # Runs at the start of interpreter shutdown, before non-daemon
-            # threads are joined (as ThreadPoolExecutor's hook does), so a
-            # thread blocked in submit() is released by PoolClosed.
-            with contextlib.suppress(RuntimeError, AttributeError):  # already shutting down
-                threading._register_atexit(_at_exit)  # type: ignore[attr-defined]
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
-        _live.add(pool)
+    _live.track(pool)  # (at exit, a thread blocked in submit() is released by PoolClosed)
     # Dropped without shutdown: close intake so the workers drain and exit.
     weakref.finalize(pool, _dropped, pool._parts, pool.exit_timeout)
 
@@ -565,7 +550,7 @@ def _at_exit() -> None:
     # as a live one is: its accepted jobs are not silently lost.
     began = time.monotonic()
     quiet = {"job_id": None, "worker_id": None}
-    pending = [(pool._parts, pool.exit_timeout, repr(pool)) for pool in list(_live)
+    pending = [(pool._parts, pool.exit_timeout, repr(pool)) for pool in _live.pools()
                if not pool._forked]
     pending += [(parts, t, "a dropped pool") for parts, t in list(_draining.items())]
     for parts, exit_timeout, name in pending:
@@ -586,9 +571,9 @@ def _after_fork_in_child() -> None:
     # fork, and its locks may be held by threads that no longer exist. The
     # child's copy is closed without touching them, and forgotten: its exit
     # waits for none of the parent's pools.
-    global _hooks_lock
-    _hooks_lock = threading.Lock()
-    for pool in list(_live):
+    for pool in _live.forget_after_fork():
         pool._forked = True
-    _live.clear()
     _draining.clear()
+
+
+_live: LivePools[WorkerPool] = LivePools(_at_exit, _after_fork_in_child)
