@@ -17,9 +17,10 @@ so machine noise hits all alike; the tables show medians.
    < 5 ms.
 3. With ``--instructions``, also the per-job cost of 1 in CPU instructions,
    counted by ``valgrind --tool=callgrind`` (a run of 2N jobs less a run of
-   N, so start-up cancels out). Unlike time, the count repeats exactly
-   whatever else the machine is doing; it does not see what memory costs
-   (cache misses), so time ratios run higher than instruction ratios.
+   N, so start-up cancels out; less the making of the jobs, about 8,500
+   instructions a job, which both contenders do before their clocks
+   start). Unlike time, the count repeats exactly whatever else the
+   machine is doing; it does not see what memory costs (cache misses).
 """
 
 from __future__ import annotations
@@ -115,8 +116,16 @@ async def cancel_latency(jobs: int, workers: int) -> tuple[float, float]:
 CONTENDERS = ("idiom", "pool", "pool, no blocked check")
 
 
+async def jobs_only(n: int) -> float:
+    """What every contender does before its clock starts: make the jobs."""
+    [Job(str(i)) for i in range(n)]
+    return 0.0
+
+
 def run_one(name: str, jobs: int, workers: int, buffer: int) -> float:
     """Run contender ``name`` once, in a loop of its own; seconds per job."""
+    if name == "jobs only":
+        return asyncio.run(jobs_only(jobs))
     if name == "idiom":
         return asyncio.run(idiom(jobs, workers, buffer))
     slow_job = 0.1 if name == "pool" else None
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hung", type=int, default=100, help="hung jobs to cancel")
     parser.add_argument("--instructions", action="store_true",
                         help="also count CPU instructions per job (needs valgrind; slow)")
-    parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=(*CONTENDERS, "jobs only"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:  # one run of one contender, for --instructions
         run_one(args.one, args.jobs, args.workers, args.buffer)
@@ -176,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n--instructions: valgrind is not installed (apt-get install valgrind)")
         else:
             n = min(args.jobs, 5_000)  # under valgrind a job takes ~50x as long
-            counts = {name: instructions(name, n, args.workers, args.buffer)
+            making = instructions("jobs only", n, args.workers, args.buffer)
+            counts = {name: instructions(name, n, args.workers, args.buffer) - making
                       for name in CONTENDERS}
             print()
             print(f"| instructions per job ({n} vs {2 * n} jobs) | instr/job | ratio |")
