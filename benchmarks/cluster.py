@@ -7,10 +7,13 @@ Needs ``distributed`` (``pip install -e '.[dask]'``).
    processes, one thread each): DaskPool (from the first submit until every
    job's future is done) against plain ``client.map`` + ``client.gather``
    of the same number of no-op calls on the same cluster. The contenders
-   alternate round by round, so machine noise hits both, each starting on
-   a cluster that holds no task; medians. Target: DaskPool <= 1.1 x per
-   job. Also map + gather timed until the scheduler has forgotten the keys,
-   which the pool's timing includes (it drops each future as its job ends).
+   alternate within each round (their order reversed every other round), so
+   machine noise hits all of them, each starting on a cluster that holds no
+   task; medians over the rounds, with the spread (lowest to highest) of
+   each contender and of the ratio taken within each round. Target:
+   DaskPool <= 1.1 x per job. Also map + gather timed until the scheduler
+   has forgotten the keys, which the pool's timing includes (it drops each
+   future as its job ends).
 2. The seed program (3 workers, 5 jobs of 0.5 s) on an embedded cluster:
    start-up (the constructor: a LocalCluster and the pool's plugin), the
    jobs (first submit until all are done; Go's version takes 1.002 s), and
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2_000, help="no-op jobs per round")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per measure (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per measure (default 7)")
     parser.add_argument("--workers", type=int, default=2, help="cluster workers (default 2)")
     args = parser.parse_args(argv)
     n, rounds, workers = args.jobs, args.rounds, args.workers
@@ -122,15 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                                        processes=True, dashboard_address=None)
     client = distributed.Client(cluster, set_as_default=False)
     try:
-        per_job_map(client, 200)  # warm up: functions shipped, connections open
-        per_job_pool(client, 200, 100)
-        samples: dict[str, list[float]] = {"pool": [], "pool_unbounded": [], "map": [],
-                                           "map_released": []}
-        for _ in range(rounds):
-            for key, fn in (("pool", lambda: per_job_pool(client, n, 100)),
-                            ("map", lambda: per_job_map(client, n)),
-                            ("pool_unbounded", lambda: per_job_pool(client, n, None)),
-                            ("map_released", lambda: per_job_map(client, n, released=True))):
+        for _ in range(2):  # warm up: functions shipped, connections open, code paths hot
+            per_job_map(client, 500)
+            per_job_pool(client, 500, 100)
+        contenders = [("pool", lambda: per_job_pool(client, n, 100)),
+                      ("map", lambda: per_job_map(client, n)),
+                      ("pool_unbounded", lambda: per_job_pool(client, n, None)),
+                      ("map_released", lambda: per_job_map(client, n, released=True))]
+        samples: dict[str, list[float]] = {key: [] for key, _ in contenders}
+        for i in range(rounds):
+            for key, fn in contenders if i % 2 == 0 else contenders[::-1]:
                 gc.collect()
                 settle(client)  # the previous contender's keys are gone (untimed)
                 samples[key].append(fn())
@@ -139,15 +143,20 @@ def main(argv: list[str] | None = None) -> int:
         cluster.close()
     us = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
     print()
-    print(f"| per-job time, {n} no-op jobs, {workers} workers | us/job | "
-          "vs client.map + gather |")
-    print("|---|---:|---:|")
+    print(f"| per-job time, {n} no-op jobs, {workers} workers | us/job | spread | "
+          "vs client.map + gather | that ratio within each round |")
+    print("|---|---:|---:|---:|---:|")
     for name, key in (("DaskPool, buffer=100 (default)", "pool"),
                       ("DaskPool, buffer=None", "pool_unbounded"),
                       ("client.map + client.gather", "map"),
                       ("client.map + client.gather + release (keys forgotten)",
                        "map_released")):
-        print(f"| {name} | {us[key]:.1f} | {us[key] / us['map']:.2f}x |")
+        low, high = min(samples[key]) * 1e6, max(samples[key]) * 1e6
+        paired = [a / b for a, b in zip(samples[key], samples["map"], strict=True)]
+        within = (f"{statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"
+                  if key != "map" else "")
+        print(f"| {name} | {us[key]:.1f} | {low:.0f}-{high:.0f} | {us[key] / us['map']:.2f}x "
+              f"| {within} |")
 
     seeds = [seed_program() for _ in range(max(1, rounds // 2))]
     up, jobs, down = (statistics.median(s[i] for s in seeds) for i in range(3))

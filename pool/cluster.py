@@ -6,10 +6,11 @@ scheduler, workers and nannies). It adds to the shared
 
     submit() --> outbox --> client.map(batch) --> scheduler --> a worker runs process(job)
        |  ledger: accept   (the client's loop)                        |
-       |                                     worker plugin: "executing" --> log_event (batched)
-       |  <------- start events (the client's event loop thread): ledger start
-       |  <------- Dask future done --> the pool's result thread: one gather per batch,
-       |                                ledger end, JobFuture resolved
+       |              worker plugin: "executing", "memory" + the reply --> log_event (batched)
+       |  <------- reports (the client's event loop thread): ledger start;
+       |           ends --> the pool's result thread: ledger end, JobFuture resolved
+       |  <------- Dask future done: only if no report ended the job (a big reply, a
+       |           failure on the cluster) --> the result thread: gather, ledger end
 
 Modes. With neither ``client`` nor ``address`` the pool starts an embedded
 ``LocalCluster`` (``workers`` processes with one thread each, each under a
@@ -33,20 +34,42 @@ travels pickled without its context and reaches ``process`` as itself.
 Sending. ``submit`` puts the job in the pool's outbox and returns; the
 client's event loop sends the outbox at its next turn, in one ``client.map``
 with the jobs' own task keys: a burst of submits is one graph for the
-scheduler to take in, not one per job, and a lone job leaves at once.
+scheduler to take in, not one per job, and a lone job leaves at once. But
+while the cluster already holds at least twice its threads and half the
+buffer of the pool's jobs, a submit leaves the outbox be; it goes when the
+cluster holds fewer (an end sends it). When the buffer is full, each job
+that ends makes room for one submit, and sending those one or two at a time
+made the scheduler take in a graph per job or two: 850 ``client.map`` calls
+per 2,000 no-op jobs with ``buffer=100``, 40 with the outbox held. A held
+job is QUEUED in the ledger, as it would be in the scheduler's queue.
 
 Starts and ends come from the cluster's own record. A job is QUEUED in the
 ledger from its submit until the worker's state machine moves its task to
-``executing``; a worker plugin of the pool sees that transition and sends it
-(worker address, worker wall time) to the scheduler, which pushes it to this
-client as an event on the pool's topic; the client's event loop thread moves
-the job to RUNNING with that time. A busy worker sends the starts of 5 ms in
-one event (an idle one at once), so RUNNING may show up to 5 ms late, with
-the right time. The task returns how the job ended (the wrapper never
-raises) with the worker's start and finish times; the client's loop hands
-each done future to the pool's result thread, which fetches the results of
-every future done meanwhile in one ``gather`` and ends each job in the
-ledger. Times from workers are wall clock, mapped onto this process's
+``executing``; a worker plugin of the pool sees that transition, and the
+task's move to ``memory`` (finished), and sends both (worker address,
+worker wall time; for an end, the task's reply, pickled) to the scheduler,
+which pushes them to this client as an event on the pool's topic. The
+client's event loop thread moves the job to RUNNING with that time and hands
+each end to the pool's result thread, which ends the job in the ledger and
+resolves its JobFuture. A busy worker sends the starts and ends of 5 ms in
+one event (an idle one at once), so RUNNING and the end may show up to 5 ms
+late, with the right times. The task returns how the job ended (the wrapper
+never raises) with the worker's start and finish times, and that reply
+travels in the event if it pickles to at most 2 KiB. Why: fetching the
+results with ``gather``, a round trip through the scheduler to the worker
+for every few jobs that finished together, cost more than all the rest of
+the pool's overhead, while the event is sent anyway. A bigger reply stays on
+the worker and the result thread fetches it with ``gather``; so it does for
+a task whose Dask future is done with no report that ends its job within
+0.25 s (a worker without the pool's plugin), and for one that failed
+(``KilledWorker``) or was cancelled on the cluster. The scheduler keeps the
+last 1,000 events of each topic (``distributed.admin.low-level-log-length``),
+and with them the replies they carry (a worker sends its event early rather
+than put more than 32 KiB of replies in one); anyone who can connect to the
+scheduler can read them, as they could fetch the results of its tasks. A
+pool's shutdown drops its topic from a cluster that outlives it.
+
+Times from workers are wall clock, mapped onto this process's
 ``time.monotonic()`` when they arrive (``now_mono - (now_wall - t_wall)``,
 clamped so that no job starts before it was queued or ends before it
 started). Each Dask worker is a lane of the trace: workers are numbered in
@@ -99,6 +122,7 @@ only; ``import pool`` never imports it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import itertools
@@ -118,6 +142,7 @@ from typing import Any, TypeVar, cast
 
 import cloudpickle  # type: ignore[import-untyped]
 import distributed
+from dask.sizeof import sizeof
 from distributed import Client, LocalCluster, WorkerPlugin
 from distributed.utils import sync
 
@@ -156,10 +181,22 @@ _CLOSE_BOUND = 10.0  # closing an embedded cluster (normally 0.5-1 s)
 # Registering the plugin fails when a worker dies during it; tries, 0.1 s apart and
 # doubling (1.5 s in all), before the constructor gives up.
 _REGISTER_TRIES = 5
-# A worker reports the starts of its tasks at most once per this many seconds
-# (see _PoolPlugin): enough to batch a burst of short jobs, too short to matter
-# to a person watching a dashboard or to a shutdown's timeout.
-_START_BATCH = 0.005
+# A worker reports the starts and ends of its tasks at most once per this many
+# seconds (see _PoolPlugin): enough to batch a burst of short jobs, too short to
+# matter to a person watching a dashboard or to a shutdown's timeout.
+_REPORT_BATCH = 0.005
+# A job's reply (pickled) travels inside the worker's report if it is at most
+# this big; a bigger one stays on the worker and is fetched with a gather. The
+# scheduler keeps the last distributed.admin.low-level-log-length (1,000) events
+# of every topic, so the reports it keeps hold at most that many times
+# _REPORT_BYTES of replies; a worker sends its report early rather than exceed it.
+_INLINE_REPLY = 2048
+_REPORT_BYTES = 32 * 1024
+# A task reported finished by Dask whose job has not ended by its worker's
+# report this long after is ended with a gather (its worker had no plugin, or
+# the report was lost with its worker). Only how soon such a job ends depends
+# on it: a report that comes later finds the job ended.
+_REPORT_WAIT = 0.25
 
 
 class _Task(JobFuture):
@@ -187,21 +224,25 @@ class _WorkerSide:
 
 
 class _PoolPlugin(WorkerPlugin):
-    """The pool's plugin on every worker: ``process``, the pool context, start events.
+    """The pool's plugin on every worker: ``process``, the pool context, reports.
 
     ``setup`` loads ``process`` once per worker and tells the pool the worker
     is up; ``transition`` reports each of the pool's tasks that starts
-    executing (the worker's own state machine, so the start is the cluster's
-    record); ``teardown`` (the plugin removed at shutdown) forgets the pool.
+    executing and each that finishes (the worker's own state machine, so
+    both are the cluster's record), a finished one with its reply;
+    ``teardown`` (the plugin removed at shutdown) forgets the pool.
 
-    Start events are batched: a worker that has not reported for
-    ``_START_BATCH`` seconds reports a start at once (an idle cluster loses
-    no time); one that has reports the starts of the next ``_START_BATCH``
-    seconds in one event. Each event costs the scheduler and the client
-    about as much as a task's own messages, so one per job was a third of
-    the pool's overhead on short jobs. The times travel with the keys, so
-    batching delays the ledger's RUNNING by at most ``_START_BATCH``, never
-    the start times themselves.
+    Reports are batched: a worker that has not reported for
+    ``_REPORT_BATCH`` seconds reports at once (an idle cluster loses no
+    time); one that has reports the starts and ends of the next
+    ``_REPORT_BATCH`` seconds in one event. Each event costs the scheduler
+    and the client about as much as a task's own messages, so one per job
+    was a third of the pool's overhead on short jobs. The replies travel in
+    the report (up to ``_INLINE_REPLY`` bytes each), so the client needs no
+    ``gather``, a round trip through the scheduler to the worker, which
+    cost more than the rest of the pool's overhead together. The times
+    travel with the keys, so batching delays the ledger's RUNNING and a
+    job's end by at most ``_REPORT_BATCH``, never the times themselves.
     """
 
     idempotent = False
@@ -212,7 +253,10 @@ class _PoolPlugin(WorkerPlugin):
         self.prefix = f"pool_job-{token}-"
         self.process_data = process_data
         self.worker: Any = None
-        self._starts: list[list[Any]] = []  # [key, wall time] not yet reported
+        # [key, wall time, None] (a start) or [key, 0.0, reply] (an end; reply
+        # b"" if it stays on the worker), not yet reported
+        self._items: list[list[Any]] = []
+        self._bytes = 0  # of the replies in _items
         self._last = 0.0  # monotonic time of the last report
         self._timer: Any = None  # the report scheduled, if any
 
@@ -225,7 +269,8 @@ class _PoolPlugin(WorkerPlugin):
         except BaseException:
             error = traceback.format_exc()
         _ON_WORKER[self.token] = _WorkerSide(process, error)
-        worker.log_event(self.name, ["up", "", time.time(), worker.address])
+        threads = getattr(getattr(worker, "state", None), "nthreads", 1)
+        worker.log_event(self.name, ["up", threads, time.time(), worker.address])
 
     def teardown(self, worker: Any) -> None:
         side = _ON_WORKER.pop(self.token, None)
@@ -234,22 +279,54 @@ class _PoolPlugin(WorkerPlugin):
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         # Called by the worker's state machine, on the worker's event loop thread.
-        if finish == "executing" and isinstance(key, str) and key.startswith(self.prefix):
-            self._starts.append([key, time.time()])
-            if self._timer is not None:
-                return  # a report is due: this start goes with it
-            wait = self._last + _START_BATCH - time.monotonic()
-            if wait <= 0:
+        if not (isinstance(key, str) and key.startswith(self.prefix)):
+            return
+        if finish == "executing":
+            self._items.append([key, time.time(), None])
+        elif finish == "memory":
+            reply = self._packed(key)
+            self._items.append([key, 0.0, reply])
+            self._bytes += len(reply)
+            if self._bytes >= _REPORT_BYTES:
                 self._report()
-            else:
-                self._timer = self.worker.loop.call_later(wait, self._report)
+                return
+        else:
+            return
+        if self._timer is not None:
+            return  # a report is due: this goes with it
+        wait = self._last + _REPORT_BATCH - time.monotonic()
+        if wait <= 0:
+            self._report()
+        else:
+            self._timer = self.worker.loop.call_later(wait, self._report)
+
+    def _packed(self, key: str) -> bytes:
+        """The task's reply, pickled, if it is small enough to travel in a report; else b""."""
+        try:
+            reply = self.worker.data[key]
+        except Exception:  # spilled, or gone already: the client gathers it
+            return b""
+        if type(reply) is not _Reply or sizeof(reply) > 4 * _INLINE_REPLY:
+            return b""  # (sizeof first: a big result is not pickled only to be dropped)
+        try:
+            data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            data = b"__main__"
+        if b"__main__" in data:  # a class made in a notebook, shipped by value: as Dask does
+            try:
+                data = cloudpickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                return b""
+        return data if len(data) <= _INLINE_REPLY else b""
 
     def _report(self) -> None:
+        if self._timer is not None:  # (sent early: a full report)
+            self.worker.loop.remove_timeout(self._timer)
         self._timer = None
         self._last = time.monotonic()
-        starts, self._starts = self._starts, []
-        if starts:
-            self.worker.log_event(self.name, ["start", starts, 0.0, self.worker.address])
+        items, self._items, self._bytes = self._items, [], 0
+        if items:
+            self.worker.log_event(self.name, ["jobs", items, 0.0, self.worker.address])
 
 
 def _cancel_on_worker(token: str) -> None:
@@ -280,13 +357,25 @@ class _CtxUnpickler(pickle.Unpickler):
         return self.ctx
 
 
-def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> tuple[Any, ...]:
-    """The task: run one job in a worker; return how it ended. Never raises.
+class _Reply(tuple[Any, ...]):
+    """How a job ended, as its task returns it: ``(status code, result, error,
+    traceback text, started, finished, ran, worker address)``, times from
+    ``time.time()``.
+
+    A subclass, so that the worker's plugin knows a reply of the pool's by
+    its type, and because Dask serializes a plain tuple element by element
+    (a pickle and a header each) when it is gathered: measured, 120 us for
+    the eight fields of a no-op job's reply, against 29 us for this one.
+    """
+
+    __slots__ = ()
+
+
+def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> _Reply:
+    """The task: run one job in a worker; return how it ended (a :class:`_Reply`). Never raises.
 
     ``data`` is the payload (a plain Job) or the pickled Job subclass in a
-    1-tuple; ``deadline`` is wall-clock time. Returns ``(status code, result,
-    error, traceback text, started, finished, ran, worker address)``, times
-    from ``time.time()``.
+    1-tuple; ``deadline`` is wall-clock time.
     """
     started = time.time()
     try:
@@ -297,7 +386,7 @@ def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> t
     if side is None or side.process is None:
         why = "the pool's plugin is not on this worker" if side is None else side.error
         error: BaseException = RuntimeError(f"job {job_id!r} cannot run on this worker: {why}")
-        return (_CODES[_FAILED], None, error, None, started, time.time(), False, address)
+        return _Reply((_CODES[_FAILED], None, error, None, started, time.time(), False, address))
     ctx, release = side.ctx, None
     if deadline is not None:
         ctx, release = side.ctx.with_deadline(time.monotonic() + (deadline - time.time()))
@@ -310,7 +399,8 @@ def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> t
         except BaseException as exc:
             error = TypeError(f"job {job_id!r} could not be unpickled in the worker: "
                               f"{type(exc).__name__}: {exc}")
-            return (_CODES[_FAILED], None, error, None, started, time.time(), False, address)
+            return _Reply((_CODES[_FAILED], None, error, None, started, time.time(), False,
+                           address))
         status, result, error_, ran = execute(job, side.process)
         finished = time.time()
         tb = None
@@ -318,7 +408,7 @@ def _run_job(job_id: str, data: Any, deadline: float | None, *, token: str) -> t
             if status is _FAILED:
                 tb = "".join(traceback.format_exception(error_))
             error_ = _portable(job_id, error_)
-        return (_CODES[status], result, error_, tb, started, finished, ran, address)
+        return _Reply((_CODES[status], result, error_, tb, started, finished, ran, address))
     finally:
         if release is not None:
             release()
@@ -560,8 +650,9 @@ class _Core:
 
     So a pool dropped without shutdown is collected and its finalizer can
     shut this down. Threads: submitters; the client's event loop thread
-    (start events, Dask's futures); Dask's callback thread (hands finished
-    futures over); the pool's result thread (gathers, ends jobs).
+    (sends, the workers' reports, Dask's futures); the pool's result thread
+    (ends jobs, gathers the replies that did not come with a report); Dask's
+    callback thread only if a job was sent without the client's loop.
     """
 
     def __init__(self, process_data: bytes, client: Client | None, address: str | None,
@@ -590,7 +681,19 @@ class _Core:
         self._finished: list[tuple[_Task, Any]] = []  # (entry, future or send error)
         self._outbox: list[tuple[_Task, Any, float | None]] = []  # (entry, data, deadline)
         self._sending = False  # _send is scheduled on the client's loop
+        self._to_release: list[DaskFuture] = []  # of jobs ended, for _drop_released
+        self._releasing = False  # _drop_released is scheduled on the client's loop
+        # worker address -> its threads, for every worker seen (those gone too: the
+        # pool then holds back fewer jobs, never too many)
+        self.threads: dict[str, int] = {}
+        self.total_threads = 0
         self._watchers: set[asyncio.Future[None]] = set()
+        # On the client's loop only: jobs whose Dask task finished, waiting for their
+        # worker's report ((due, entry), in due order); whether _sweep_overdue is
+        # scheduled; the keys whose report said "gather the reply".
+        self._overdue: collections.deque[tuple[float, _Task]] = collections.deque()
+        self._sweeping = False
+        self._fetch_keys: set[str] = set()
         self._results_cond = threading.Condition()
         self._stopping = False
         self._stopped_all = False
@@ -611,8 +714,10 @@ class _Core:
             # distributed's Client is mostly untyped: the pool calls it as Any.
             self.client: Any = client
             info = client.scheduler_info(n_workers=-1)["workers"]
-            for addr, _ in sorted(info.items(), key=lambda kv: (str(kv[1].get("name")), kv[0])):
+            for addr, w in sorted(info.items(), key=lambda kv: (str(kv[1].get("name")), kv[0])):
                 self._lane(addr, time.monotonic())
+                self.threads[addr] = int(w.get("nthreads") or 1)
+            self.total_threads = sum(self.threads.values())
             self.first_workers = max(len(self.lanes), 1 if self.cluster is None else workers)
             self.client.subscribe_topic(self.topic, self._on_event)
             self._register(_PoolPlugin(self.token, process_data))
@@ -686,10 +791,15 @@ class _Core:
         # Sent by _send on the client's event loop: the jobs submitted while the
         # loop is busy go together, in one client.map (one graph for the
         # scheduler to take in, instead of one per job); a lone job goes at
-        # the loop's next turn.
+        # the loop's next turn. While the cluster holds plenty of the pool's
+        # jobs, the outbox waits until it holds fewer (_forget sends it): under
+        # backpressure each job that ends makes room for one submit, and a
+        # client.map each made the scheduler take in a graph per job or two.
         with self.lock:
             self._outbox.append((entry, data, wall))
-            wake, self._sending = not self._sending, True
+            wake = not self._sending and self._may_send()
+            if wake:
+                self._sending = True
         if wake:
             try:
                 self.client.loop.add_callback(self._send)
@@ -738,11 +848,14 @@ class _Core:
                 self._results_cond.notify()
 
     def _watch(self, entry: _Task, future: DaskFuture, on_loop: bool) -> None:
-        """Hand ``future`` to the result thread once it is done.
+        """Once ``future`` is done, see that its job ends, if no report has ended it.
 
-        On the client's loop, what Dask's ``add_done_callback`` does, without
-        its detour through a callback thread (a thread switch per job, which
-        under the GIL costs more than the rest of the hand-over).
+        Finished: its worker's report is on its way (``_await_report``); failed,
+        cancelled, or its reply too big for a report: the result thread ends
+        it. On the client's loop, what Dask's ``add_done_callback`` does,
+        without its detour through a callback thread (a thread switch per job,
+        which under the GIL costs more than the rest of the hand-over); off
+        it, that detour, and the result thread gathers a finished one at once.
         """
         state = getattr(future, "_state", None)
         if not on_loop or state is None or not hasattr(state, "wait"):  # the public way
@@ -750,13 +863,49 @@ class _Core:
             return
 
         async def watch() -> None:
-            while state.status == "pending":
+            while state.status in ("pending", "lost"):  # lost: Dask computes it again
                 await state.wait()
-            self._done(entry, future)
+            fetch = entry._key in self._fetch_keys
+            self._fetch_keys.discard(entry._key)
+            if entry.status not in _LIVE:
+                return  # ended by its worker's report (the usual way), or cancelled
+            if state.status == "finished" and not fetch:
+                self._await_report(entry)  # the report is on its way, behind Dask's own
+            else:
+                self._done(entry, future)
 
         task = asyncio.ensure_future(watch())
         self._watchers.add(task)  # the loop holds tasks weakly
         task.add_done_callback(self._watchers.discard)
+
+    def _await_report(self, entry: _Task) -> None:
+        """On the client's loop: end ``entry`` with a gather if no report ends it soon.
+
+        Its worker reports the end up to ``_REPORT_BATCH`` after Dask's own
+        message that the task finished, which is why the job is still live.
+        """
+        self._overdue.append((time.monotonic() + _REPORT_WAIT, entry))
+        if not self._sweeping:
+            self._sweeping = True
+            asyncio.get_running_loop().call_later(_REPORT_WAIT, self._sweep_overdue)
+
+    def _sweep_overdue(self) -> None:
+        """On the client's loop: hand the jobs whose report has not come to the result thread."""
+        now = time.monotonic()
+        overdue = self._overdue
+        while overdue and overdue[0][0] <= now:
+            entry = overdue.popleft()[1]
+            future = entry._dask
+            if entry.status not in _LIVE or future is None:
+                continue
+            if future.status in ("pending", "lost"):  # its worker was lost: run again
+                self._watch(entry, future, True)
+            else:
+                self._done(entry, future)
+        if overdue:
+            asyncio.get_running_loop().call_later(overdue[0][0] - now, self._sweep_overdue)
+        else:
+            self._sweeping = False
 
     def _wait_for_room(self, job_id: str, timeout: float | None) -> None:
         """Lock held: wait until fewer than ``capacity`` jobs are in flight."""
@@ -790,6 +939,19 @@ class _Core:
             self.room.notify()
             if not self.inflight:
                 self.idle.notify_all()
+            if self._outbox and not self._sending and self._may_send():
+                self._sending = True
+                self._in_loop_call(self._send)
+
+    def _may_send(self) -> bool:
+        """Lock held: whether the outbox may go now, or the cluster holds plenty to run.
+
+        Plenty: at least twice its threads (so no thread idles while the rest
+        goes, a round trip later) and half the buffer (so it goes in batches
+        of half the buffer, not one by one as room is made).
+        """
+        on_cluster = len(self.inflight) - len(self._outbox)
+        return on_cluster < max(2 * self.total_threads, self.capacity // 2)
 
     # -- events from the cluster (the client's event loop thread) -------------
 
@@ -806,14 +968,33 @@ class _Core:
             kind, key, wall, address = event[1]
             now = time.monotonic()
             at = min(now, now - (time.time() - wall))
+            ended = []
             with self.lock:
-                if kind == "up":
+                if kind == "up":  # key: the worker's threads
                     self._lane(address, at)
-                elif kind == "start":  # key: [[task key, wall time], ...]
+                    self.threads[address] = int(key)
+                    self.total_threads = sum(self.threads.values())
+                elif kind == "jobs":  # key: [[task key, wall time, reply or None], ...]
                     wall_now = time.time()
-                    for task_key, started in key:
-                        at = min(now, now - (wall_now - started))
-                        self._started(task_key, self._lane(address, at), at)
+                    for task_key, started, reply in key:
+                        if reply is None:
+                            at = min(now, now - (wall_now - started))
+                            self._started(task_key, self._lane(address, at), at)
+                        else:
+                            entry = self.inflight.get(task_key)
+                            if entry is None:
+                                continue
+                            future = entry._dask
+                            if reply:
+                                ended.append((entry, reply))
+                            elif future is not None and future.status == "finished":
+                                ended.append((entry, future))
+                            else:  # the reply stays on the worker: its watcher gathers it
+                                self._fetch_keys.add(task_key)
+            if ended:  # ended in the result thread: done callbacks never run on this loop
+                with self._results_cond:
+                    self._finished.extend(ended)
+                    self._results_cond.notify()
         except Exception:  # an event is never worth the client's loop
             log.exception("bad event on %s: %r", self.topic, event,
                           extra={"job_id": None, "worker_id": None})
@@ -867,11 +1048,21 @@ class _Core:
             del batch
 
     def _settle(self, batch: list[tuple[_Task, Any]]) -> None:
-        for entry, error in batch:
-            if isinstance(error, BaseException):  # the cluster refused it (_send)
-                self._end(entry, _FAILED, None, error, False, time.monotonic())
-        batch = [(e, f) for e, f in batch if not isinstance(f, BaseException)]
-        done = [(e, f) for e, f in batch if f.status == "finished" and e.status in _LIVE]
+        """End the jobs of ``batch``: (entry, its reply pickled by its worker, its done
+        Dask future, or the error that kept it from being sent)."""
+        futures = []
+        for entry, item in batch:
+            if entry.status not in _LIVE:
+                continue  # ended meanwhile (a report and a gather, a cancel, a sweep)
+            if isinstance(item, BaseException):  # the cluster refused it (_send)
+                self._end(entry, _FAILED, None, item, False, time.monotonic())
+            elif isinstance(item, bytes):
+                self._reply(entry, self._unpacked(entry, item))
+            elif item.status in ("pending", "lost"):  # run again after a lost worker
+                self._in_loop_call(self._watch, entry, item, True)
+            else:
+                futures.append((entry, item))
+        done = [(e, f) for e, f in futures if f.status == "finished"]
         values: list[Any] = []
         if done:
             try:
@@ -880,7 +1071,7 @@ class _Core:
                 values = [self._fetch(e, f) for e, f in done]
         for (entry, _), reply in zip(done, values, strict=True):
             self._reply(entry, reply)
-        for entry, future in batch:
+        for entry, future in futures:
             status = future.status
             if status == "finished" or entry.status not in _LIVE:
                 continue
@@ -895,13 +1086,23 @@ class _Core:
                           extra={"job_id": entry.job_id, "worker_id": entry.worker_id})
                 self._end(entry, _FAILED, None, error, ran, now)
 
+    @staticmethod
+    def _unreachable(entry: _Task, exc: BaseException) -> tuple[Any, ...]:
+        error = TypeError(f"the result of job {entry.job_id!r} could not be brought back "
+                          f"from the cluster: {type(exc).__name__}: {exc}")
+        return (_CODES[_FAILED], None, error, None, None, None, False, None)
+
+    def _unpacked(self, entry: _Task, data: bytes) -> tuple[Any, ...]:
+        try:
+            return cast(tuple[Any, ...], pickle.loads(data))
+        except BaseException as exc:  # as gather would fail: a class this process lacks
+            return self._unreachable(entry, exc)
+
     def _fetch(self, entry: _Task, future: DaskFuture) -> Any:
         try:
             return future.result(timeout=_RPC_BOUND)
         except BaseException as exc:
-            error = TypeError(f"the result of job {entry.job_id!r} could not be brought back "
-                              f"from the cluster: {type(exc).__name__}: {exc}")
-            return (_CODES[_FAILED], None, error, None, None, None, False, None)
+            return self._unreachable(entry, exc)
 
     def _reply(self, entry: _Task, reply: tuple[Any, ...]) -> None:
         code, value, error, tb, started, finished, ran, address = reply
@@ -935,9 +1136,28 @@ class _Core:
             finished = max(finished, started or entry.queued_at)
             notify = self.ledger.record(entry, status, value, error, started, finished)
             self._forget(entry)
-            entry._dask = None  # Dask forgets the task (and its result on the worker)
+            if entry._dask is not None:  # Dask forgets the task (and its result on the worker)
+                self._release(entry._dask)
+                entry._dask = None
         if notify is not None:
             notify()
+
+    def _release(self, future: DaskFuture) -> None:
+        """Lock held: let go of ``future`` on the client's loop, with the others of its batch.
+
+        A Dask future dropped off the loop wakes the loop to release its key
+        (a write to the loop's self-pipe and a turn of the loop per job);
+        dropped on the loop, a batch of them costs one wake-up.
+        """
+        self._to_release.append(future)
+        if not self._releasing:
+            self._releasing = True
+            self._in_loop_call(self._drop_released)
+
+    def _drop_released(self) -> None:
+        with self.lock:
+            futures, self._to_release, self._releasing = self._to_release, [], False
+        del futures  # (here, on the loop: each releases its key without a wake-up)
 
     # -- stopping ----------------------------------------------------------------
 
@@ -950,6 +1170,11 @@ class _Core:
 
         with contextlib.suppress(Exception):
             self.client.loop.add_callback(run)
+
+    def _in_loop_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` on the client's event loop, without waiting for it."""
+        with contextlib.suppress(Exception):
+            self.client.loop.add_callback(fn, *args)
 
     def _bounded(self, make: Callable[[], Awaitable[T]], bound: float) -> T:
         """Run ``make()`` on the client's event loop and wait at most ``bound`` seconds."""
@@ -1109,11 +1334,30 @@ class _Core:
         self._unplug()
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(self.topic)
+        if self.cluster is None:  # a cluster that outlives the pool: take our reports back
+            # The workers' reports carry the jobs' replies, and the scheduler
+            # keeps a topic's last 1,000 events for its lifetime: a long-lived
+            # cluster would keep that many of every pool that ever used it.
+            # There is no public call to drop a topic; the event log is the
+            # scheduler's _broker (distributed 2024 and later; if it is not
+            # there, nothing is dropped). Nested, so that it travels by value:
+            # the scheduler need not have this package installed.
+            def forget_topic(topic: str, dask_scheduler: Any = None) -> None:
+                topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+                if isinstance(topics, dict):
+                    topics.pop(topic, None)
+
+            topic = self.topic
+            self._quietly("drop its reports from the scheduler's event log", lambda: cast(
+                Awaitable[Any], client.run_on_scheduler(forget_topic, topic, asynchronous=True)))
         with self._results_cond:
             self._stopping = True
             self._results_cond.notify_all()
         if threading.current_thread() is not self.results:
             self.results.join(_RPC_BOUND)
+        with self.lock:  # (normally none left: for a client whose loop is gone)
+            unreleased, self._to_release = self._to_release, []
+        del unreleased
         self._close_cluster()
 
     def _close_cluster(self) -> None:

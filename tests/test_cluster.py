@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import clusterhelpers as ch
 from prochelpers import descendants, describe, needs_proc
 
-from pool import Abandoned, PoolClosed, Status, background
+from pool import Abandoned, Job, PoolClosed, Status, background
 
 distributed = pytest.importorskip("distributed")
 
@@ -203,6 +203,17 @@ def _wait_until(predicate: Any, timeout: float) -> None:
         time.sleep(0.01)
 
 
+def test_shutdown_takes_the_pool_reports_back_from_a_cluster_that_outlives_it(
+        client: Any) -> None:
+    p = DaskPool(ch.run, client=client)
+    topic = p._core.topic
+    for f in [p.submit(Job(f"r{i}", b"ok")) for i in range(5)]:
+        f.result(timeout=30)
+    assert client.get_events(topic)  # the workers' reports, with the replies they carry
+    assert p.shutdown(timeout=30).clean
+    assert not client.get_events(topic)
+
+
 def test_client_and_address_together_are_a_value_error(client: Any) -> None:
     with pytest.raises(ValueError, match="client or address"):
         DaskPool(ch.run, client=client, address="tcp://127.0.0.1:1")
@@ -294,6 +305,98 @@ def test_submit_waits_while_buffer_jobs_are_in_flight(client: Any, spawn: Any) -
     finally:
         open_gate(client, name)
         p.shutdown(timeout=30)
+
+
+def test_a_full_buffer_holds_jobs_on_this_side_and_sends_them_as_the_cluster_drains(
+        client: Any) -> None:
+    # buffer=30 on 3 threads: while the cluster holds 15 or more of its jobs, the
+    # pool sends no more.
+    p = DaskPool(ch.run, client=client, buffer=30)
+    name = gate()
+    prefix = p._core.prefix
+
+    def on_scheduler(dask_scheduler: Any) -> int:
+        return sum(str(key).startswith(prefix) for key in dask_scheduler.tasks)
+
+    try:
+        futures = [p.submit(ch.job(f"g{i}", "gate", name)) for i in range(20)]
+        _wait_until(lambda: p.stats.running == 3, 30)  # all 20 sent, in one go
+        futures += [p.submit(ch.job(f"g{i}", "gate", name)) for i in range(20, 30)]
+        assert p.stats.queued == 27
+        time.sleep(0.2)  # (were they sent, they would be on the scheduler by now)
+        assert client.run_on_scheduler(on_scheduler) == 20
+        open_gate(client, name)
+        assert [f.result(60) for f in futures] == [f"g{i}" for i in range(30)]
+        report = p.shutdown(timeout=30)
+        assert report.clean and report.stats.succeeded == 30
+    finally:
+        open_gate(client, name)
+        p.shutdown(timeout=5)
+
+
+def test_shutdown_without_drain_cancels_the_held_jobs_once(client: Any, spawn: Any) -> None:
+    p = DaskPool(ch.run, client=client, buffer=30)
+    name = gate()
+
+    def open_once_swept() -> None:
+        _wait_until(lambda: p.stats.canceled == 27, 30)
+        open_gate(client, name)
+
+    try:
+        futures = [p.submit(ch.job(f"g{i}", "gate", name)) for i in range(20)]
+        _wait_until(lambda: p.stats.running == 3, 30)
+        futures += [p.submit(ch.job(f"g{i}", "gate", name)) for i in range(20, 30)]  # held
+        opener = spawn(open_once_swept)
+        report = p.shutdown(timeout=30, drain=False)
+        opener.join(30)
+        assert (report.stats.submitted, report.stats.succeeded, report.stats.canceled) == (
+            30, 3, 27)
+        assert all(f.done() for f in futures)
+        assert sum(f.cancelled() for f in futures) == 27
+    finally:
+        open_gate(client, name)
+        p.shutdown(timeout=5)
+
+
+def test_replies_come_back_small_in_reports_big_by_gather_and_odd_classes_by_value(
+        client: Any) -> None:
+    class Box:  # pickle cannot find it by name on a worker: it travels by value
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+    def process(job: Job) -> Any:
+        n = int(job.payload)
+        return Box(n) if n < 0 else "x" * n
+
+    p = DaskPool(process, client=client)
+    try:
+        sizes = [1, 100_000, 10, 5_000, -7, 2_000]
+        futures = [p.submit(Job(f"j{i}", str(n).encode())) for i, n in enumerate(sizes)]
+        results = [f.result(30) for f in futures]
+        assert [len(r) for r in results if isinstance(r, str)] == [1, 100_000, 10, 5_000, 2_000]
+        box = results[4]
+        assert type(box).__name__ == "Box" and box.n == -7
+        report = p.shutdown(timeout=30)
+        assert report.clean and report.stats.succeeded == len(sizes)
+    finally:
+        p.shutdown(timeout=5)
+
+
+def test_a_job_no_report_ends_still_ends_once_through_its_dask_future(client: Any) -> None:
+    # Without the pool's plugin a worker sends no report: the job's task still
+    # finishes (with the wrapper's error), and its Dask future ends the job.
+    p = DaskPool(ch.run, client=client)
+    try:
+        assert p.submit(ch.job("first")).result(30) == "first"
+        client.unregister_worker_plugin(p._core.topic)
+        future = p.submit(ch.job("orphan"))
+        error = future.exception(30)
+        assert isinstance(error, RuntimeError) and "plugin is not on this worker" in str(error)
+        assert future.outcome is not None and future.outcome.status is Status.FAILED
+        stats = p.shutdown(timeout=30).stats
+        assert (stats.submitted, stats.succeeded, stats.failed) == (2, 1, 1)
+    finally:
+        p.shutdown(timeout=5)
 
 
 def test_future_cancel_of_a_queued_job_cancels_its_task(client: Any) -> None:
