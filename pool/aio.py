@@ -117,7 +117,7 @@ from . import context as _context
 from . import trace as ev
 from ._validate import check_callable, check_int, check_seconds, check_timeout, type_name
 from .context import Canceled, Context, DeadlineExceeded, background
-from .job import Job, Outcome, Status, _Blank
+from .job import Job, Outcome, Status, _copy_with_ctx
 from .ledger import (
     Ledger,
     PoolClosed,
@@ -761,7 +761,6 @@ class AsyncPool:
         trace.record(ev.WORKER_START, w.id)
         entry: AsyncJobFuture | None = None
         copy: Job | None = None  # the job as process() gets it: with its per-job ctx
-        blank: Any = None  # (where a plain Job's copy is made: see pool.job._Blank)
         # The job this worker just ran (its line, outcome and result) until its end
         # is recorded: in the same lock hold that starts the next job when the
         # buffer has one (one lock hold per job, as the thread pool's
@@ -842,19 +841,11 @@ class AsyncPool:
                 assert started is not None
                 if started > w.seg:
                     w.seg = started
-                result = error = copy = blank = None
+                result = error = copy = None
                 try:
-                    # job.with_ctx(ctx), inlined for a plain Job (once per job); in the
-                    # try, as a subclass's copy may fail: that fails the job, not the worker.
-                    if type(job) is Job:  # (see pool.job._Blank)
-                        blank = _Blank()
-                        blank.id = job.id
-                        blank.payload = job.payload
-                        blank.ctx = ctx
-                        blank.__class__ = Job
-                        copy = blank
-                    else:
-                        copy = job.with_ctx(ctx)
+                    # job.with_ctx(ctx) without its check of ctx; in the try, as a
+                    # subclass's copy may fail: that fails the job, not the worker.
+                    copy = _copy_with_ctx(job, ctx)
                     if deadline is None:
                         result = await process(copy)
                     else:
@@ -895,7 +886,7 @@ class AsyncPool:
                         forget_frames(error)
                 pend, pend_status, pend_result, pend_error, pend_finished = (
                     entry, status, result, error, finishing)
-                entry = job = copy = blank = result = error = None  # an idle worker holds no job
+                entry = job = copy = result = error = None  # an idle worker holds no job
                 if w.why is not None:  # the pool cancelled that job: take the cancel back
                     with lock:
                         record_end(pend, pend_status, pend_result, pend_error,  # type: ignore[arg-type]

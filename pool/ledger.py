@@ -6,9 +6,10 @@ thread that makes the terminal move records the job's :class:`~pool.Outcome`
 and resolves its future, so each accepted job ends exactly once, however
 submits, workers, cancels and shutdowns race. (An engine may record the end
 with :meth:`Ledger.record_end` and no outcome: the ledger then keeps the
-ended line and makes the outcome from it when it is first read.) Shutdown finishes with a
-sweep (queued jobs CANCELED, running ones ABANDONED); a worker that comes
-back after that finds its line already ended and is traced as late.
+ended line and makes the outcome from it when it is first read.) Shutdown
+finishes with a sweep (queued jobs CANCELED, running ones ABANDONED); a
+worker that comes back after that finds its line already ended and is
+traced as late.
 
 An engine (threads, processes, asyncio, a cluster) adds only how jobs run
 and how they are stopped; it calls the moves below and nothing else writes
@@ -654,14 +655,15 @@ class Ledger:
 def lazy_outcome(entry: Any) -> Outcome | None:
     """The outcome of a line ended by :meth:`Ledger.record_end`, made and kept on first read.
 
-    ``None`` if the line has not ended that way. For an engine's future that
-    cannot subclass :class:`Entry` (it has the same fields).
+    ``None`` if the line has not ended that way. For the ``outcome``
+    property, which reads the kept one first; also of an engine's future
+    that cannot subclass :class:`Entry` (it has the same fields).
     """
     finished_at = entry.finished_at
     if finished_at is None:
         return None
     status = entry.status
-    outcome: Outcome = entry._outcome or Outcome(
+    outcome = Outcome(
         entry.job_id, entry.worker_id, status, entry._value() if status is _SUCCEEDED else None,
         entry.error, entry.queued_at, entry.started_at, finished_at)
     entry._outcome = outcome  # (a race between two readers makes two equal outcomes)
