@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.processes
 	$(BIN)/python -m benchmarks.aio
+	$(BIN)/python -m benchmarks.aio_price
 	$(BIN)/python -m benchmarks.cluster
 	$(BIN)/python -m benchmarks.seed
 
