@@ -37,6 +37,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (file under pool/, text to find exactly once, what replaces it)
+# The lock holds of a job's two moves on the common paths: submit's (admitted)
+# and its worker's (the last job ended, this one started). Rarer paths keep theirs.
 _NO_LOCK = [
     ("aio.py", '        lock.acquire()  # (not "with": half the cost, once per job)\n', ""),
     ("aio.py", "            lock.release()\n        if timeout == 0",
@@ -46,6 +48,7 @@ _NO_LOCK = [
      "                    pass\n                if taken is None"),
 ]
 _IN_WORKER = " " * 24  # the indentation of the worker's per-job lines
+# A default-context job: no light Context made for it, and process() gets the job itself.
 _NO_JOB_CTX = [
     ("aio.py", "copy = _copy_with_ctx(job, ctx)", "copy = job"),
     ("aio.py", _IN_WORKER + "ctx = _new(Context)\n" + _IN_WORKER + "ctx._parents = ()\n"
