@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pool import Job
@@ -132,17 +133,28 @@ def run_one(name: str, jobs: int, workers: int, buffer: int) -> float:
     return asyncio.run(pooled(jobs, workers, buffer, slow_job))
 
 
-def instructions(name: str, jobs: int, workers: int, buffer: int) -> int:
-    """CPU instructions per job of one contender: callgrind's count for 2N jobs less N."""
+def callgrind_per_job(command: Callable[[int], list[str]], jobs: int,
+                      cwd: str | None = None) -> int:
+    """CPU instructions a job: callgrind's count for a run of 2N jobs less a run of N.
+
+    ``command(n)`` is the command line of a run of ``n`` jobs; the
+    difference cancels out start-up. Raises ``CalledProcessError`` if a run fails.
+    """
     def count(n: int) -> int:
         done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-             "-m", "benchmarks.aio", "--one", name, "--jobs", str(n), "--workers", str(workers),
-             "--buffer", str(buffer)], capture_output=True, text=True, check=True, timeout=600)
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command(n)],
+            capture_output=True, text=True, check=True, timeout=600, cwd=cwd)
         found = re.search(r"Collected : (\d+)", done.stderr)
         assert found is not None, done.stderr[-2000:]
         return int(found.group(1))
     return (count(2 * jobs) - count(jobs)) // jobs
+
+
+def instructions(name: str, jobs: int, workers: int, buffer: int) -> int:
+    """CPU instructions per job of one contender: callgrind's count for 2N jobs less N."""
+    return callgrind_per_job(
+        lambda n: [sys.executable, "-m", "benchmarks.aio", "--one", name, "--jobs", str(n),
+                   "--workers", str(workers), "--buffer", str(buffer)], jobs)
 
 
 def main(argv: list[str] | None = None) -> int:

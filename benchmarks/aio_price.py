@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+
+from benchmarks.aio import callgrind_per_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,15 +106,8 @@ def seconds_per_job(root: str, contender: str, jobs: int, workers: int, buffer: 
 
 def instructions(root: str, contender: str, jobs: int, workers: int, buffer: int) -> int:
     """CPU instructions a job of ``contender`` (GC off): a run of 2N jobs less a run of N."""
-    def count(n: int) -> int:
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-             *_command(root, contender, n, workers, buffer, gc_off=True)],
-            capture_output=True, text=True, check=True, timeout=1200, cwd=root)
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        assert found is not None, done.stderr[-2000:]
-        return int(found.group(1))
-    return (count(2 * jobs) - count(jobs)) // jobs
+    return callgrind_per_job(
+        lambda n: _command(root, contender, n, workers, buffer, gc_off=True), jobs, cwd=root)
 
 
 def main(argv: list[str] | None = None) -> int:
